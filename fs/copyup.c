@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Copy-up (the kernel's copy_up.c): the first change to an object that
+ * lives only in a lower layer makes a copy of it in the upper layer.
+ *
+ * The copy is built in the work directory and published with one
+ * linkat/rename, so the upper layer never shows a partial file, not even
+ * when the daemon is killed: a regular file is an O_TMPFILE until it is
+ * linked in, anything else a "#lfs.*" temp that the next mount removes.
+ * Order, as the kernel's: data, then owner and mode (chown clears the
+ * setuid bits and file capabilities), then xattrs, then timestamps.  The
+ * parent's timestamps are put back afterwards: a copy-up is not a change
+ * of the directory.
+ *
+ * Parents go first: an object is copied up only into a parent that
+ * already has its upper directory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "copy.h"
+#include "layerfs.h"
+#include "log.h"
+#include "xattr.h"
+
+int lfs_tmpname(struct lfs *lfs, char buf[32])
+{
+	unsigned long n = __atomic_add_fetch(&lfs->tmp_seq, 1, __ATOMIC_RELAXED);
+
+	snprintf(buf, 32, "#lfs.%d.%lu", (int)getpid(), n);
+	return 0;
+}
+
+static int proc_open(int fd, int flags)
+{
+	char p[32];
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	return open(p, flags | O_CLOEXEC);
+}
+
+/* Data, owner and mode, xattrs, times: into the open regular file OUT. */
+static int fill_regular(struct lfs *lfs, struct lfs_lower *src,
+			const struct stat *st, int out, off_t len)
+{
+	int in, err;
+
+	in = proc_open(src->fd, O_RDONLY);
+	if (in < 0)
+		return -errno;
+	if (len < 0 || len > st->st_size)
+		len = st->st_size;
+	err = copy_data(in, out, len);
+	if (!err)
+		err = copy_owner_mode(out, "", st);
+	if (!err)
+		err = xat_copy(in, out);
+	if (!err)
+		lfs_origin_set(lfs, src->layer, src->fd, out);
+	if (!err)
+		err = copy_times(out, "", st);
+	close(in);
+	return err;
+}
+
+/* Owner, mode, xattrs and times for the staged object TMP in the work dir. */
+static int fill_other(struct lfs *lfs, struct lfs_lower *src,
+		      const struct stat *st, const char *tmp)
+{
+	int fd, err;
+
+	err = copy_owner_mode(lfs->work_fd, tmp, st);
+	if (err)
+		return err;
+	fd = openat(lfs->work_fd, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = xat_copy(src->fd, fd);
+	if (!err && !S_ISLNK(st->st_mode))
+		lfs_origin_set(lfs, src->layer, src->fd, fd);
+	close(fd);
+	if (!err)
+		err = copy_times(lfs->work_fd, tmp, st);
+	return err;
+}
+
+/* Stage a copy of a non-regular SRC as TMP in the work dir. */
+static int stage_other(struct lfs_lower *src, const struct stat *st,
+		       int work, const char *tmp)
+{
+	char *target = NULL;
+	int err = 0;
+
+	switch (st->st_mode & S_IFMT) {
+	case S_IFDIR:
+		if (mkdirat(work, tmp, 0700) < 0)
+			err = -errno;
+		break;
+	case S_IFLNK:
+		err = copy_readlink(src->fd, &target);
+		if (err)
+			break;
+		if (symlinkat(target, work, tmp) < 0)
+			err = -errno;
+		free(target);
+		break;
+	default:
+		if (mknodat(work, tmp, st->st_mode & (S_IFMT | 0600),
+			    st->st_rdev) < 0)
+			err = -errno;
+		break;
+	}
+	return err;
+}
+
+/*
+ * Copy INO up as NAME into the upper directory UDIR (or, for an
+ * unlinked file, into an anonymous O_TMPFILE only).  LEN limits how much
+ * data is copied (-1: all).  Caller holds tree_lock (read) and
+ * ino->lock.
+ */
+static int copy_up_one(struct lfs *lfs, struct lfs_inode *ino, int udir,
+		       const char *name, off_t len)
+{
+	struct lfs_lower *src = &ino->lower[0];
+	struct stat st, pst;
+	char tmp[32], p[32];
+	int out = -1, fd, err;
+	struct timespec pts[2];
+
+	if (fstatat(src->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (udir >= 0 && fstat(udir, &pst) < 0)
+		return -errno;
+
+	if (S_ISREG(st.st_mode)) {
+		out = openat(lfs->work_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
+			     0600);
+		if (out < 0)
+			return -errno;
+		err = fill_regular(lfs, src, &st, out, len);
+		if (err)
+			goto out_close;
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", out);
+		if (udir >= 0 &&
+		    linkat(AT_FDCWD, p, udir, name, AT_SYMLINK_FOLLOW) < 0) {
+			err = -errno;
+			goto out_close;
+		}
+		fd = udir >= 0 ? openat(udir, name,
+					O_PATH | O_NOFOLLOW | O_CLOEXEC) :
+				 proc_open(out, O_PATH);
+	} else {
+		if (udir < 0)
+			return -ENOENT;
+		lfs_tmpname(lfs, tmp);
+		err = stage_other(src, &st, lfs->work_fd, tmp);
+		if (err)
+			return err;
+		err = fill_other(lfs, src, &st, tmp);
+		if (!err && renameat2(lfs->work_fd, tmp, udir, name,
+				      RENAME_NOREPLACE) < 0)
+			err = -errno;
+		if (err) {
+			unlinkat(lfs->work_fd, tmp,
+				 S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
+			return err;
+		}
+		fd = openat(udir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		err = -errno;
+		goto out_close;
+	}
+	if (udir >= 0) {
+		/* best effort: the copy is in place whatever this says */
+		pts[0] = pst.st_atim;
+		pts[1] = pst.st_mtim;
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", udir);
+		utimensat(AT_FDCWD, p, pts, 0);
+	}
+	__atomic_store_n(&ino->upper, fd, __ATOMIC_RELEASE);
+	lfs_debug("copy-up %s", name);
+	err = 0;
+out_close:
+	if (out >= 0)
+		close(out);
+	return err;
+}
+
+/*
+ * Give INO an upper object, copying up its parents first.  LEN: how
+ * much data to copy (-1 all, 0 none: the caller truncates).  0 or
+ * -errno; on failure nothing new is visible in the upper layer.
+ */
+int lfs_copy_up(struct lfs *lfs, struct lfs_inode *ino, off_t len)
+{
+	struct lfs_inode *parent;
+	int err, udir;
+
+	if (!lfs->has_upper)
+		return -EROFS;
+	for (;;) {
+		if (lfs_upper_fd(ino) >= 0)
+			return 0;
+		pthread_rwlock_rdlock(&lfs->tree_lock);
+		parent = ino->parent;
+		if (!parent) { /* the root always has its upper */
+			pthread_rwlock_unlock(&lfs->tree_lock);
+			return -EIO;
+		}
+		udir = lfs_upper_fd(parent);
+		if (udir < 0) {
+			lfs_inode_ref(lfs, parent);
+			pthread_rwlock_unlock(&lfs->tree_lock);
+			err = lfs_copy_up(lfs, parent, -1);
+			lfs_inode_unref(lfs, parent);
+			if (err)
+				return err;
+			continue;
+		}
+		pthread_mutex_lock(&ino->lock);
+		err = 0;
+		if (ino->upper < 0)
+			err = copy_up_one(lfs, ino, ino->deleted ? -1 : udir,
+					  ino->name, len);
+		pthread_mutex_unlock(&ino->lock);
+		pthread_rwlock_unlock(&lfs->tree_lock);
+		return err;
+	}
+}

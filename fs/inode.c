@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The inode table: one lfs_inode per merged object, found by identity
+ * key, counted by the kernel's lookups (nlookup) and by our own
+ * references (nref: a child's parent pointer, an open handle).  An
+ * inode is freed when both reach zero; the root is never freed.
+ *
+ * Also here: getattr, setattr (which copies up first) and statfs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "layerfs.h"
+#include "log.h"
+
+struct lfs_inode *lfs_inode(struct lfs *lfs, fuse_ino_t ino)
+{
+	if (ino == FUSE_ROOT_ID)
+		return &lfs->root;
+	return (struct lfs_inode *)(uintptr_t)ino;
+}
+
+/*
+ * st_ino from the key.  On one filesystem the real inode number is
+ * unique already; across filesystems the index of the filesystem goes
+ * into the top bits, as the kernel's xino does.
+ */
+uint64_t lfs_ino_of_key(struct lfs *lfs, const struct lfs_key *key)
+{
+	uint64_t ino = key->ino;
+	int i;
+
+	if (!lfs->xino_bits)
+		return ino;
+	for (i = 0; i < lfs->nfs; i++)
+		if (lfs->fs_devs[i] == key->dev)
+			break;
+	return ino | ((uint64_t)i << (64 - lfs->xino_bits));
+}
+
+static void inode_free(struct lfs_inode *ino)
+{
+	int i;
+
+	if (ino->upper >= 0)
+		close(ino->upper);
+	for (i = 0; i < ino->nlower; i++)
+		close(ino->lower[i].fd);
+	free(ino->lower);
+	free(ino->name);
+	pthread_mutex_destroy(&ino->lock);
+	free(ino);
+}
+
+/* Caller holds table_lock.  Returns the parent to unref, if any. */
+static struct lfs_inode *inode_maybe_free(struct lfs *lfs,
+					  struct lfs_inode *ino)
+{
+	struct lfs_inode *parent;
+
+	if (ino == &lfs->root || ino->nlookup || ino->nref)
+		return NULL;
+	HASH_DEL(lfs->table, ino);
+	/* No one can reach ino any more: its parent field is ours. */
+	parent = ino->parent;
+	inode_free(ino);
+	return parent;
+}
+
+void lfs_inode_ref(struct lfs *lfs, struct lfs_inode *ino)
+{
+	pthread_mutex_lock(&lfs->table_lock);
+	ino->nref++;
+	pthread_mutex_unlock(&lfs->table_lock);
+}
+
+void lfs_inode_unref(struct lfs *lfs, struct lfs_inode *ino)
+{
+	pthread_mutex_lock(&lfs->table_lock);
+	while (ino) {
+		if (ino->nref == 0) {
+			fuse_log(FUSE_LOG_ERR,
+				 "layerfs: INTERNAL ERROR: negative nref\n");
+			abort();
+		}
+		ino->nref--;
+		ino = inode_maybe_free(lfs, ino);
+	}
+	pthread_mutex_unlock(&lfs->table_lock);
+}
+
+void lfs_inode_forget(struct lfs *lfs, struct lfs_inode *ino, uint64_t n)
+{
+	struct lfs_inode *parent;
+
+	pthread_mutex_lock(&lfs->table_lock);
+	if (ino->nlookup < n) {
+		fuse_log(FUSE_LOG_ERR,
+			 "layerfs: INTERNAL ERROR: negative lookup count\n");
+		abort();
+	}
+	ino->nlookup -= n;
+	parent = inode_maybe_free(lfs, ino);
+	pthread_mutex_unlock(&lfs->table_lock);
+	if (parent)
+		lfs_inode_unref(lfs, parent);
+}
+
+/*
+ * Give INO the name NAME in PARENT.  Caller holds tree_lock for writing,
+ * or INO is not yet visible to anyone else.
+ */
+void lfs_inode_set_parent(struct lfs *lfs, struct lfs_inode *ino,
+			  struct lfs_inode *parent, const char *name)
+{
+	struct lfs_inode *old = ino->parent;
+	char *dup = strdup(name);
+
+	if (!dup)
+		return; /* keep the old name: copy-up still finds the object */
+	lfs_inode_ref(lfs, parent);
+	free(ino->name);
+	ino->name = dup;
+	ino->parent = parent;
+	if (old)
+		lfs_inode_unref(lfs, old);
+}
+
+/*
+ * The inode for F, found as NAME in PARENT: the existing one with F's
+ * key, or a new one that takes over F's descriptors.  Either way F is
+ * emptied, and the inode's nlookup is raised by one.  NULL on ENOMEM.
+ */
+struct lfs_inode *lfs_inode_get(struct lfs *lfs, struct lfs_inode *parent,
+				const char *name, struct lfs_found *f)
+{
+	struct lfs_inode *ino, *fresh;
+
+	pthread_mutex_lock(&lfs->table_lock);
+	HASH_FIND(hh, lfs->table, &f->key, sizeof(f->key), ino);
+	if (ino) {
+		ino->nlookup++;
+		pthread_mutex_unlock(&lfs->table_lock);
+		lfs_found_free(f);
+		return ino;
+	}
+	pthread_mutex_unlock(&lfs->table_lock);
+
+	fresh = calloc(1, sizeof(*fresh));
+	if (!fresh) {
+		lfs_found_free(f);
+		return NULL;
+	}
+	fresh->key = f->key;
+	fresh->type = f->st.st_mode & S_IFMT;
+	fresh->st_ino = lfs_ino_of_key(lfs, &f->key);
+	fresh->upper = f->upper;
+	fresh->nlower = f->nlower;
+	fresh->lower = f->lower;
+	pthread_mutex_init(&fresh->lock, NULL);
+	f->upper = -1;
+	f->nlower = 0;
+	f->lower = NULL;
+	lfs_inode_set_parent(lfs, fresh, parent, name);
+	if (!fresh->name) {
+		inode_free(fresh);
+		return NULL;
+	}
+
+	pthread_mutex_lock(&lfs->table_lock);
+	/* Another thread may have added the same object meanwhile. */
+	HASH_FIND(hh, lfs->table, &fresh->key, sizeof(fresh->key), ino);
+	if (!ino) {
+		HASH_ADD(hh, lfs->table, key, sizeof(fresh->key), fresh);
+		ino = fresh;
+		fresh = NULL;
+	}
+	ino->nlookup++;
+	pthread_mutex_unlock(&lfs->table_lock);
+	if (fresh) {
+		lfs_inode_unref(lfs, fresh->parent);
+		fresh->parent = NULL;
+		inode_free(fresh);
+	}
+	return ino;
+}
+
+/*
+ * Attributes of INO as the mount shows them, read through FD (an open
+ * handle's fd) or else through the topmost real object.
+ */
+int lfs_inode_stat(struct lfs *lfs, struct lfs_inode *ino, int fd,
+		   struct stat *st)
+{
+	int upper = lfs_upper_fd(ino);
+
+	if (fd < 0)
+		fd = lfs_real_fd(ino);
+	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	st->st_ino = ino->st_ino;
+	if (S_ISDIR(st->st_mode)) {
+		/* A merged directory cannot count its subdirectories. */
+		if ((upper >= 0 && ino->nlower) || ino->nlower > 1)
+			st->st_nlink = 1;
+	} else if (ino->deleted && upper < 0) {
+		st->st_nlink = 0;
+	}
+	(void)lfs;
+	return 0;
+}
+
+void lfs_fill_entry(struct lfs *lfs, struct lfs_inode *ino,
+		    const struct stat *st, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = (uintptr_t)ino;
+	e->attr = *st;
+	e->attr_timeout = lfs->timeout;
+	e->entry_timeout = lfs->timeout;
+}
+
+void lfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct lfs *lfs = lfs_of(req);
+	struct stat st;
+	int err;
+
+	err = lfs_inode_stat(lfs, lfs_inode(lfs, ino),
+			     fi && fi->fh ? lfs_file_fd(fi) : -1, &st);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_attr(req, &st, lfs->timeout);
+}
+
+static void proc_path(char buf[32], int fd)
+{
+	snprintf(buf, 32, "/proc/self/fd/%d", fd);
+}
+
+void lfs_setattr(fuse_req_t req, fuse_ino_t ino_, struct stat *attr,
+		 int to_set, struct fuse_file_info *fi)
+{
+	struct lfs *lfs = lfs_of(req);
+	struct lfs_inode *ino = lfs_inode(lfs, ino_);
+	int ffd = fi && fi->fh ? lfs_file_fd(fi) : -1;
+	char p[32];
+	struct stat st;
+	int fd, err = 0;
+
+	if ((to_set & FUSE_SET_ATTR_SIZE) && !S_ISREG(ino->type)) {
+		err = -EISDIR;
+		goto out;
+	}
+	/* Truncating to 0 or shrinking needs only what stays. */
+	err = lfs_copy_up(lfs, ino,
+			  (to_set & FUSE_SET_ATTR_SIZE) ? attr->st_size : -1);
+	if (err)
+		goto out;
+	fd = lfs_upper_fd(ino);
+	proc_path(p, fd);
+
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		if (fchmodat(AT_FDCWD, p, attr->st_mode & 07777, 0) < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid :
+							   (uid_t)-1;
+		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid :
+							   (gid_t)-1;
+
+		if (fchownat(fd, "", uid, gid,
+			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		/* The kernel passes a handle only for ftruncate(2). */
+		int r = ffd >= 0 ? ftruncate(ffd, attr->st_size) :
+				   truncate(p, attr->st_size);
+
+		if (r < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+		struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT },
+					  { .tv_nsec = UTIME_OMIT } };
+
+		if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+			ts[0].tv_nsec = UTIME_NOW;
+		else if (to_set & FUSE_SET_ATTR_ATIME)
+			ts[0] = attr->st_atim;
+		if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+			ts[1].tv_nsec = UTIME_NOW;
+		else if (to_set & FUSE_SET_ATTR_MTIME)
+			ts[1] = attr->st_mtim;
+		if (utimensat(AT_FDCWD, p, ts, 0) < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+out:
+	if (!err)
+		err = lfs_inode_stat(lfs, ino, -1, &st);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_attr(req, &st, lfs->timeout);
+}
+
+void lfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct lfs *lfs = lfs_of(req);
+
+	lfs_inode_forget(lfs, lfs_inode(lfs, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+void lfs_forget_multi(fuse_req_t req, size_t count,
+		      struct fuse_forget_data *forgets)
+{
+	struct lfs *lfs = lfs_of(req);
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		lfs_inode_forget(lfs, lfs_inode(lfs, forgets[i].ino),
+				 forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+void lfs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct lfs *lfs = lfs_of(req);
+	struct statvfs sv;
+
+	(void)ino;
+	if (fstatvfs(lfs->layers[0].fd, &sv) < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_statfs(req, &sv);
+}
+
+/* At unmount: drop every inode the kernel did not forget. */
+void lfs_inode_table_free(struct lfs *lfs)
+{
+	struct lfs_inode *ino, *tmp;
+
+	HASH_ITER(hh, lfs->table, ino, tmp) {
+		HASH_DEL(lfs->table, ino);
+		inode_free(ino);
+	}
+}

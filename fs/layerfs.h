@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * layerfs daemon: the map.  Shared types first, then one block of
+ * prototypes per .c file, as the kernel's overlayfs.h does.
+ *
+ * A merged object is a struct lfs_inode.  It knows its real objects by
+ * O_PATH file descriptors: at most one in the upper layer and, below it,
+ * the stack of lower objects it merges (directories) or the one lower
+ * object it came from (everything else).  The fuse_ino_t the kernel sees
+ * is the struct's address; the root is FUSE_ROOT_ID.
+ *
+ * Identity.  Two lookups reach the same lfs_inode when their key is the
+ * same: the (st_dev, st_ino) of the topmost lower object where there is
+ * one (so copy-up keeps the inode, and lower hard links stay one inode),
+ * otherwise of the upper object.  st_ino shown to users is derived from
+ * the key alone (lfs_ino_of_key), so it is stable across copy-up and
+ * remounts.
+ *
+ * Locks, in the order they are taken:
+ *   1. lfs->tree_lock (rwlock): every inode's parent and name.  Readers:
+ *      copy-up and anything that needs a path; the writer: rename.
+ *   2. ino->lock: the inode's real objects (upper, lower, redirect,
+ *      deleted) and its copy-up.  A child's lock is taken before its
+ *      parent's, never the other way round.
+ *   3. lfs->table_lock: the identity table and every nlookup/nref.
+ * ino->upper is written once, under ino->lock, from -1 to a descriptor;
+ * readers that only need "is there an upper" read it with
+ * lfs_upper_fd() (an atomic load).
+ */
+#ifndef LFS_LAYERFS_H
+#define LFS_LAYERFS_H
+
+#define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 12)
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "table.h"
+#include "whiteout.h"
+
+struct lfs_config {
+	char **lowers;	   /* top first */
+	int nlowers;
+	char *upper;	   /* NULL: read-only mount */
+	char *workdir;	   /* NULL: the default next to upper */
+	char *mountpoint;
+	bool foreground;
+	bool debug;
+	bool ro;
+	bool volatile_;
+	bool allow_other;
+	bool userxattr;	   /* write user.overlay.* even as root */
+	double timeout;	   /* entry/attr/negative cache, seconds */
+	char *fsname;
+	struct fuse_args fuse_args; /* what we pass on to libfuse */
+};
+
+struct lfs_layer {
+	char *path; /* absolute, for messages */
+	int fd;	    /* O_PATH | O_DIRECTORY of its root */
+	dev_t dev;
+	uint8_t uuid[16]; /* of its filesystem, for overlay.origin */
+};
+
+struct lfs_key {
+	dev_t dev;
+	ino_t ino;
+};
+
+struct lfs_lower {
+	int layer; /* index into lfs->layers */
+	int fd;	   /* O_PATH */
+};
+
+struct lfs_inode {
+	UT_hash_handle hh;
+	struct lfs_key key;
+	mode_t type;	 /* S_IFMT bits; never changes */
+	uint64_t st_ino; /* what stat shows */
+
+	uint64_t nlookup; /* table_lock: the kernel's references */
+	uint64_t nref;	  /* table_lock: children and open handles */
+
+	struct lfs_inode *parent; /* tree_lock; holds an nref on it */
+	char *name;		  /* tree_lock */
+
+	pthread_mutex_t lock;
+	int upper;		 /* O_PATH or -1 */
+	int nlower;
+	struct lfs_lower *lower; /* dirs: merge stack; else the origin */
+	bool deleted;		 /* its last name is gone */
+};
+
+struct lfs {
+	struct lfs_config *cfg;
+	struct lfs_layer *layers; /* [0] is the upper when has_upper */
+	int nlayers;
+	bool has_upper;
+	int work_fd; /* WORKDIR/work: copy-up staging */
+	enum wh_ns ns;
+	int xino_bits; /* 0: all layers on one filesystem */
+	dev_t *fs_devs;
+	int nfs;
+	double timeout;
+	uint64_t tmp_seq;
+
+	pthread_rwlock_t tree_lock;
+	pthread_mutex_t table_lock;
+	struct lfs_inode *table;
+	struct lfs_inode root;
+	struct fuse_session *se;
+};
+
+/* What a lookup found for one name: the real objects, not yet an inode. */
+struct lfs_found {
+	int upper;     /* O_PATH or -1 */
+	struct stat st; /* of the topmost object */
+	int nlower;
+	struct lfs_lower *lower;
+	struct lfs_key key;
+	bool redirected;
+};
+
+static inline struct lfs *lfs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static inline int lfs_upper_fd(struct lfs_inode *ino)
+{
+	return __atomic_load_n(&ino->upper, __ATOMIC_ACQUIRE);
+}
+
+/* The fd to read the object through: upper if any, else its lower. */
+static inline int lfs_real_fd(struct lfs_inode *ino)
+{
+	int fd = lfs_upper_fd(ino);
+
+	return fd >= 0 ? fd : ino->nlower ? ino->lower[0].fd : -1;
+}
+
+/* opts.c */
+int lfs_opts_parse(int argc, char **argv, struct lfs_config *cfg);
+void lfs_opts_free(struct lfs_config *cfg);
+void lfs_mount_usage(FILE *out);
+
+/* session.c */
+int lfs_main(struct lfs_config *cfg);
+
+/* ops.c */
+extern const struct fuse_lowlevel_ops lfs_ops;
+
+/* inode.c */
+struct lfs_inode *lfs_inode(struct lfs *lfs, fuse_ino_t ino);
+uint64_t lfs_ino_of_key(struct lfs *lfs, const struct lfs_key *key);
+struct lfs_inode *lfs_inode_get(struct lfs *lfs, struct lfs_inode *parent,
+				const char *name, struct lfs_found *f);
+void lfs_inode_ref(struct lfs *lfs, struct lfs_inode *ino);
+void lfs_inode_unref(struct lfs *lfs, struct lfs_inode *ino);
+void lfs_inode_forget(struct lfs *lfs, struct lfs_inode *ino, uint64_t n);
+int lfs_inode_stat(struct lfs *lfs, struct lfs_inode *ino, int fd,
+		   struct stat *st);
+void lfs_inode_set_parent(struct lfs *lfs, struct lfs_inode *ino,
+			  struct lfs_inode *parent, const char *name);
+void lfs_fill_entry(struct lfs *lfs, struct lfs_inode *ino,
+		    const struct stat *st, struct fuse_entry_param *e);
+void lfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		 int to_set, struct fuse_file_info *fi);
+void lfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void lfs_forget_multi(fuse_req_t req, size_t count,
+		      struct fuse_forget_data *forgets);
+void lfs_statfs(fuse_req_t req, fuse_ino_t ino);
+void lfs_inode_table_free(struct lfs *lfs);
+
+/* lookup.c */
+int lfs_find(struct lfs *lfs, struct lfs_inode *dir, const char *name,
+	     struct lfs_found *f);
+void lfs_found_free(struct lfs_found *f);
+int lfs_origin_set(struct lfs *lfs, int layer, int lower, int upper);
+bool lfs_lower_positive(struct lfs *lfs, struct lfs_inode *dir,
+			const char *name);
+int lfs_name_ok(const char *name);
+int lfs_lookup_inode(struct lfs *lfs, struct lfs_inode *dir, const char *name,
+		     struct fuse_entry_param *e);
+void lfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+
+/* readdir.c */
+int lfs_dir_is_empty(struct lfs *lfs, struct lfs_inode *dir);
+int lfs_clear_whiteouts(struct lfs *lfs, struct lfs_inode *dir);
+void lfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 struct fuse_file_info *fi);
+void lfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi);
+void lfs_releasedir(fuse_req_t req, fuse_ino_t ino,
+		    struct fuse_file_info *fi);
+void lfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+		  struct fuse_file_info *fi);
+
+/* copyup.c */
+int lfs_copy_up(struct lfs *lfs, struct lfs_inode *ino, off_t len);
+int lfs_tmpname(struct lfs *lfs, char buf[32]);
+
+/* dir.c */
+void lfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode, dev_t rdev);
+void lfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode);
+void lfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		 const char *name);
+void lfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+	      const char *newname);
+void lfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void lfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void lfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		fuse_ino_t newparent, const char *newname, unsigned int flags);
+void lfs_readlink(fuse_req_t req, fuse_ino_t ino);
+int lfs_create_file(fuse_req_t req, struct lfs_inode *dir, const char *name,
+		    mode_t mode, int oflags, int *fd,
+		    struct fuse_entry_param *e);
+
+/* file.c */
+void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		mode_t mode, struct fuse_file_info *fi);
+void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	      struct fuse_file_info *fi);
+void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *buf,
+		   off_t off, struct fuse_file_info *fi);
+void lfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+	       struct fuse_file_info *fi);
+void lfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+		   off_t length, struct fuse_file_info *fi);
+void lfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+	       struct fuse_file_info *fi);
+void lfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			 struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+			 off_t off_out, struct fuse_file_info *fi_out,
+			 size_t len, int flags);
+int lfs_file_fd(struct fuse_file_info *fi);
+
+/* xattr.c */
+void lfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		  size_t size);
+void lfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void lfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		  const char *value, size_t size, int flags);
+void lfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+#endif

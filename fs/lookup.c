@@ -1,0 +1,497 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Lookup across layers (the kernel's namei.c).
+ *
+ * A name is looked up in the upper directory first, then in each lower
+ * directory of the parent's merge stack, top down.  The search stops at
+ * a whiteout (the name is gone), at a non-directory (it hides everything
+ * below; a non-directory under a directory just ends the stack) and
+ * after an opaque directory.  A directory with an overlay.redirect
+ * continues the search below under another name: relative redirects in
+ * the same parents, absolute ones from the roots of the lower layers.
+ *
+ * An upper non-directory that was copied up carries overlay.origin, the
+ * file handle of its lower object.  Its identity is that lower object's,
+ * so st_ino does not change at copy-up, nor after a remount.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "layerfs.h"
+#include "log.h"
+#include "xattr.h"
+
+void lfs_found_free(struct lfs_found *f)
+{
+	int i;
+
+	if (f->upper >= 0)
+		close(f->upper);
+	for (i = 0; i < f->nlower; i++)
+		close(f->lower[i].fd);
+	free(f->lower);
+	f->upper = -1;
+	f->nlower = 0;
+	f->lower = NULL;
+}
+
+int lfs_name_ok(const char *name)
+{
+	if (strlen(name) > NAME_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int push_lower(struct lfs_found *f, int layer, int fd)
+{
+	struct lfs_lower *l;
+
+	l = realloc(f->lower, (f->nlower + 1) * sizeof(*l));
+	if (!l) {
+		close(fd);
+		return -ENOMEM;
+	}
+	f->lower = l;
+	l[f->nlower].layer = layer;
+	l[f->nlower].fd = fd;
+	f->nlower++;
+	return 0;
+}
+
+/*
+ * Open NAME in the layer directory DIRFD.  Returns 1 with *FD and *ST
+ * for a visible object, 0 when the name is absent, -ENOENT when it is
+ * whited out here (so nothing below counts), or another -errno.
+ */
+static int find_one(int dirfd, const char *name, int *fd, struct stat *st)
+{
+	int dflags;
+
+	*fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (*fd < 0) {
+		if (errno != ENOENT)
+			return errno == ENOTDIR ? 0 : -errno;
+		return wh_has_wh_file(dirfd, name) ? -ENOENT : 0;
+	}
+	if (fstatat(*fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		int err = -errno;
+
+		close(*fd);
+		return err;
+	}
+	dflags = 0;
+	if (S_ISREG(st->st_mode) && st->st_size == 0) {
+		dflags = wh_dir_flags(dirfd);
+		if (dflags < 0)
+			dflags = 0;
+	}
+	if (wh_is_whiteout(*fd, st, dflags)) {
+		close(*fd);
+		return -ENOENT;
+	}
+	return 1;
+}
+
+/*
+ * Walk the absolute redirect PATH from the root of a layer, one
+ * component at a time and never through a symlink.  Same returns as
+ * find_one(); *STOP is set when a directory on the way is opaque in
+ * this layer, which ends the search below it.
+ */
+static int find_path(int rootfd, const char *path, int *fd, struct stat *st,
+		     bool *stop)
+{
+	char *copy = strdup(path), *comp, *save = NULL;
+	int dir = -1, r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	*fd = -1;
+	for (comp = strtok_r(copy, "/", &save); comp;
+	     comp = strtok_r(NULL, "/", &save)) {
+		int parent = dir >= 0 ? dir : rootfd;
+
+		if (*fd >= 0) {
+			/* the previous component must be a directory */
+			if (!S_ISDIR(st->st_mode)) {
+				r = 0;
+				close(*fd);
+				*fd = -1;
+				break;
+			}
+			if (dir >= 0)
+				close(dir);
+			dir = *fd;
+			parent = dir;
+			*fd = -1;
+			if (wh_dir_flags(dir) & WH_DIR_OPAQUE)
+				*stop = true;
+		}
+		r = find_one(parent, comp, fd, st);
+		if (r <= 0) {
+			*fd = -1;
+			break;
+		}
+	}
+	if (dir >= 0)
+		close(dir);
+	free(copy);
+	if (r <= 0 && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	return r;
+}
+
+/* Redirect state while going down the layers. */
+struct walk {
+	char *redirect; /* NULL: the plain name */
+	bool absolute;
+	int next_layer; /* with an absolute redirect: first layer to try */
+};
+
+/*
+ * Take the lower object FD found in LAYER into F.  Returns 1 when the
+ * search must stop below, 0 to go on, or -errno.
+ */
+static int take_lower(struct lfs_found *f, int layer, int fd,
+		      const struct stat *st, struct walk *w)
+{
+	bool have = f->upper >= 0 || f->nlower;
+	int flags, err;
+
+	if (have && !S_ISDIR(st->st_mode)) {
+		close(fd); /* a non-directory under a directory ends it */
+		return 1;
+	}
+	if (!have)
+		f->st = *st;
+	err = push_lower(f, layer, fd);
+	if (err)
+		return err;
+	if (!S_ISDIR(st->st_mode))
+		return 1;
+	flags = wh_dir_flags(fd);
+	if (flags > 0 && (flags & WH_DIR_REDIRECT)) {
+		char *r;
+
+		if (!wh_get_redirect(fd, &r)) {
+			free(w->redirect);
+			w->redirect = r;
+			w->absolute = r[0] == '/';
+			w->next_layer = layer + 1;
+		}
+	}
+	return flags > 0 && (flags & WH_DIR_OPAQUE);
+}
+
+/*
+ * Search the lower layers below DIR for NAME (or for W's redirect),
+ * appending to F.  Returns 0 or -errno; ENOENT is not an error here.
+ */
+static int find_lower(struct lfs *lfs, struct lfs_inode *dir,
+		      const char *name, struct lfs_found *f, struct walk *w)
+{
+	struct stat st;
+	int i, fd, r;
+
+	for (i = 0; i < dir->nlower && !w->absolute; i++) {
+		r = find_one(dir->lower[i].fd, w->redirect ? w->redirect : name,
+			     &fd, &st);
+		if (r == -ENOENT)
+			return 0;
+		if (r < 0)
+			return r;
+		if (r == 0)
+			continue;
+		r = take_lower(f, dir->lower[i].layer, fd, &st, w);
+		if (r)
+			return r < 0 ? r : 0;
+	}
+	if (!w->absolute)
+		return 0;
+	for (i = w->next_layer; i < lfs->nlayers; i++) {
+		bool stop = false;
+
+		r = find_path(lfs->layers[i].fd, w->redirect, &fd, &st, &stop);
+		if (r == -ENOENT)
+			return 0;
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			bool was_abs = w->absolute;
+
+			r = take_lower(f, i, fd, &st, w);
+			if (r)
+				return r < 0 ? r : 0;
+			if (was_abs && w->next_layer == i + 1 && !w->absolute)
+				return 0; /* a relative redirect below: rare */
+		}
+		if (stop)
+			return 0;
+	}
+	return 0;
+}
+
+/* The kernel's struct ovl_fb, the stored form of overlay.origin. */
+struct ovl_fb {
+	uint8_t version;
+	uint8_t magic;
+	uint8_t len;
+	uint8_t flags;
+	uint8_t type;
+	uint8_t uuid[16];
+	uint8_t fid[];
+} __attribute__((packed));
+
+#define OVL_FH_MAGIC 0xfb
+
+struct fh_buf {
+	struct file_handle fh;
+	unsigned char bytes[MAX_HANDLE_SZ];
+};
+
+static int handle_of(int fd, struct fh_buf *h)
+{
+	int mount_id;
+
+	h->fh.handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(fd, "", &h->fh, &mount_id, AT_EMPTY_PATH) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Record in UPPER (O_PATH) that it was copied up from LOWER in layer
+ * LAYER, in the kernel's overlay.origin format.  Best effort: a
+ * filesystem without file handles gets no origin.
+ */
+int lfs_origin_set(struct lfs *lfs, int layer, int lower, int upper)
+{
+	struct fh_buf h;
+	unsigned char buf[sizeof(struct ovl_fb) + MAX_HANDLE_SZ];
+	struct ovl_fb *fb = (struct ovl_fb *)buf;
+
+	if (handle_of(lower, &h))
+		return 0;
+	memset(fb, 0, sizeof(*fb));
+	fb->magic = OVL_FH_MAGIC;
+	fb->len = sizeof(*fb) + h.fh.handle_bytes;
+	fb->type = h.fh.handle_type;
+	memcpy(fb->uuid, lfs->layers[layer].uuid, 16);
+	memcpy(fb->fid, h.fh.f_handle, h.fh.handle_bytes);
+	return xat_set(upper, wh_xattr(lfs->ns, "origin"), buf, fb->len, 0);
+}
+
+static int origin_get(int fd, unsigned char *buf, size_t size)
+{
+	ssize_t n = xat_get(fd, "trusted.overlay.origin", buf, size);
+
+	if (n < 0)
+		n = xat_get(fd, "user.overlay.origin", buf, size);
+	if (n < (ssize_t)sizeof(struct ovl_fb) ||
+	    ((struct ovl_fb *)buf)->magic != OVL_FH_MAGIC ||
+	    ((struct ovl_fb *)buf)->len != n)
+		return -ENODATA;
+	return n;
+}
+
+static bool origin_matches(const struct ovl_fb *fb, int fd)
+{
+	struct fh_buf h;
+	size_t n = fb->len - sizeof(*fb);
+
+	if (handle_of(fd, &h))
+		return false;
+	return h.fh.handle_type == fb->type && h.fh.handle_bytes == n &&
+	       !memcmp(h.fh.f_handle, fb->fid, n);
+}
+
+/*
+ * The identity of the upper non-directory F->upper: its origin's, when
+ * it has one that can be found.  The same name below is tried first
+ * (cheap, and works without privileges); then, as root, the handle is
+ * decoded on each lower filesystem.  Only the key is taken from a
+ * decoded handle: the data is the upper's.
+ */
+static void resolve_origin(struct lfs *lfs, struct lfs_inode *dir,
+			   const char *name, struct lfs_found *f)
+{
+	unsigned char buf[sizeof(struct ovl_fb) + MAX_HANDLE_SZ];
+	struct ovl_fb *fb = (struct ovl_fb *)buf;
+	struct lfs_found low = { .upper = -1 };
+	struct walk w = { 0 };
+	struct fh_buf h;
+	int i, fd;
+	struct stat st;
+
+	if (origin_get(f->upper, buf, sizeof(buf)) < 0)
+		return;
+	if (!find_lower(lfs, dir, name, &low, &w) && low.nlower &&
+	    !S_ISDIR(low.st.st_mode) && origin_matches(fb, low.lower[0].fd)) {
+		f->lower = low.lower;
+		f->nlower = 1;
+		free(w.redirect);
+		return;
+	}
+	lfs_found_free(&low);
+	free(w.redirect);
+	if (geteuid() != 0)
+		return;
+	h.fh.handle_bytes = fb->len - sizeof(*fb);
+	h.fh.handle_type = fb->type;
+	memcpy(h.fh.f_handle, fb->fid, h.fh.handle_bytes);
+	for (i = lfs->has_upper; i < lfs->nlayers; i++) {
+		if (memcmp(lfs->layers[i].uuid, fb->uuid, 16))
+			continue;
+		fd = open_by_handle_at(lfs->layers[i].fd, &h.fh,
+				       O_PATH | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (!fstatat(fd, "", &st, AT_EMPTY_PATH) &&
+		    st.st_dev == lfs->layers[i].dev &&
+		    (st.st_mode & S_IFMT) == (f->st.st_mode & S_IFMT)) {
+			f->key.dev = st.st_dev;
+			f->key.ino = st.st_ino;
+		}
+		close(fd);
+		return;
+	}
+}
+
+/*
+ * Find NAME in directory DIR.  On success F holds the real objects and
+ * the key; the caller owns them (lfs_found_free or lfs_inode_get).
+ * -ENOENT when the name is absent or hidden.
+ */
+int lfs_find(struct lfs *lfs, struct lfs_inode *dir, const char *name,
+	     struct lfs_found *f)
+{
+	struct walk w = { 0 };
+	int udir = lfs_upper_fd(dir), err, r, flags;
+
+	memset(f, 0, sizeof(*f));
+	f->upper = -1;
+	if (wh_is_marker_name(name))
+		return -ENOENT;
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return -EINVAL;
+
+	if (udir >= 0) {
+		r = find_one(udir, name, &f->upper, &f->st);
+		if (r < 0) {
+			f->upper = -1;
+			return r;
+		}
+		if (r == 0) {
+			f->upper = -1;
+		} else if (!S_ISDIR(f->st.st_mode)) {
+			resolve_origin(lfs, dir, name, f);
+			goto done;
+		} else {
+			flags = wh_dir_flags(f->upper);
+			if (flags > 0 && (flags & WH_DIR_OPAQUE))
+				goto done;
+			if (flags > 0 && (flags & WH_DIR_REDIRECT) &&
+			    !wh_get_redirect(f->upper, &w.redirect)) {
+				w.absolute = w.redirect[0] == '/';
+				w.next_layer = lfs->has_upper;
+				f->redirected = true;
+			}
+		}
+	}
+	err = find_lower(lfs, dir, name, f, &w);
+	free(w.redirect);
+	if (err) {
+		lfs_found_free(f);
+		return err;
+	}
+done:
+	if (f->upper < 0 && !f->nlower)
+		return -ENOENT;
+	if (f->key.ino == 0) {
+		struct stat st;
+		int fd = f->nlower ? f->lower[0].fd : f->upper;
+
+		if (fd == f->upper)
+			st = f->st;
+		else if (fstatat(fd, "", &st, AT_EMPTY_PATH) < 0) {
+			err = -errno;
+			lfs_found_free(f);
+			return err;
+		}
+		f->key.dev = st.st_dev;
+		f->key.ino = st.st_ino;
+	}
+	return 0;
+}
+
+/* Is NAME present in DIR's lower layers (whatever the upper holds)? */
+bool lfs_lower_positive(struct lfs *lfs, struct lfs_inode *dir,
+			const char *name)
+{
+	struct lfs_found f = { .upper = -1 };
+	struct walk w = { 0 };
+	bool positive;
+
+	if (find_lower(lfs, dir, name, &f, &w))
+		positive = true; /* when in doubt, hide it */
+	else
+		positive = f.nlower > 0;
+	lfs_found_free(&f);
+	free(w.redirect);
+	return positive;
+}
+
+/*
+ * Look NAME up in DIR and fill E for the kernel, raising the inode's
+ * lookup count.  0 or -errno.
+ */
+int lfs_lookup_inode(struct lfs *lfs, struct lfs_inode *dir, const char *name,
+		     struct fuse_entry_param *e)
+{
+	struct lfs_found f;
+	struct lfs_inode *ino;
+	struct stat st;
+	int err;
+
+	err = lfs_find(lfs, dir, name, &f);
+	if (err)
+		return err;
+	ino = lfs_inode_get(lfs, dir, name, &f);
+	if (!ino)
+		return -ENOMEM;
+	err = lfs_inode_stat(lfs, ino, -1, &st);
+	if (err) {
+		lfs_inode_forget(lfs, ino, 1);
+		return err;
+	}
+	lfs_fill_entry(lfs, ino, &st, e);
+	return 0;
+}
+
+void lfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct lfs *lfs = lfs_of(req);
+	struct fuse_entry_param e;
+	int err;
+
+	err = lfs_name_ok(name);
+	if (!err)
+		err = lfs_lookup_inode(lfs, lfs_inode(lfs, parent), name, &e);
+	if (err == -ENOENT) {
+		/* a cached miss: the kernel drops it when it creates NAME */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = lfs->timeout;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_entry(req, &e);
+}
