@@ -77,7 +77,8 @@ $(BUILD)/test/helper/%: test/helper/%.c
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBS)
 
 check: all helpers
-	LFS_BUILD=$(abspath $(BUILD)) prove -j$(PROVE_JOBS) $(TESTS)
+	LFS_TEST_HELPER_DIR=$(abspath $(BUILD)/test/helper) \
+		prove -j$(PROVE_JOBS) $(TESTS)
 
 # Sanitized objects live in their own build dir so they never mix with
 # the plain ones; the suite then runs against the sanitized binary.
@@ -85,11 +86,12 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 asan: deps
 	$(MAKE) BUILD=build-asan SANITIZE='$(ASAN_FLAGS)' build-asan/layerfs helpers
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	LFS_BUILD=$(abspath build-asan) LAYERFS=$(abspath build-asan/layerfs) \
+	LFS_TEST_HELPER_DIR=$(abspath build-asan/test/helper) \
+	LFS_TEST_LAYERFS=$(abspath build-asan/layerfs) \
 		prove -j$(PROVE_JOBS) $(TESTS)
 
 demo: all
-	./test/demo.sh
+	./tools/demo.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5

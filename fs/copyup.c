@@ -80,7 +80,8 @@ static int fill_other(struct lfs *lfs, struct lfs_lower *src,
 	if (fd < 0)
 		return -errno;
 	err = xat_copy(src->fd, fd);
-	if (!err && !S_ISLNK(st->st_mode))
+	/* user.* xattrs cannot be set on symlinks: rootless they get none */
+	if (!err && (!S_ISLNK(st->st_mode) || lfs->ns == WH_NS_TRUSTED))
 		lfs_origin_set(lfs, src->layer, src->fd, fd);
 	close(fd);
 	if (!err)
@@ -184,6 +185,12 @@ static int copy_up_one(struct lfs *lfs, struct lfs_inode *ino, int udir,
 		utimensat(AT_FDCWD, p, pts, 0);
 	}
 	__atomic_store_n(&ino->upper, fd, __ATOMIC_RELEASE);
+	if (ino->key.name && !S_ISDIR(st.st_mode)) {
+		struct stat ust;
+
+		if (fstatat(fd, "", &ust, AT_EMPTY_PATH) == 0)
+			lfs_inode_rekey(lfs, ino, ust.st_ino);
+	}
 	lfs_debug("copy-up %s", name);
 	err = 0;
 out_close:
@@ -200,6 +207,7 @@ out_close:
 int lfs_copy_up(struct lfs *lfs, struct lfs_inode *ino, off_t len)
 {
 	struct lfs_inode *parent;
+	bool copied;
 	int err, udir;
 
 	if (!lfs->has_upper)
@@ -225,11 +233,20 @@ int lfs_copy_up(struct lfs *lfs, struct lfs_inode *ino, off_t len)
 		}
 		pthread_mutex_lock(&ino->lock);
 		err = 0;
-		if (ino->upper < 0)
+		copied = ino->upper < 0;
+		if (copied)
 			err = copy_up_one(lfs, ino, ino->deleted ? -1 : udir,
 					  ino->name, len);
 		pthread_mutex_unlock(&ino->lock);
 		pthread_rwlock_unlock(&lfs->tree_lock);
+		/*
+		 * The copy has its own link count (a lower hard link is
+		 * broken), blocks and ctime: the kernel's cached attributes
+		 * are stale.  Only attributes: no lock is needed for that.
+		 */
+		if (copied && !err && lfs->se)
+			fuse_lowlevel_notify_inval_inode(lfs->se,
+							 (uintptr_t)ino, -1, 0);
 		return err;
 	}
 }

@@ -192,7 +192,12 @@ static int create_obj(fuse_req_t req, struct lfs_inode *dir,
 	if (err)
 		goto unlock;
 	err = set_owner(req, tdir, tname, &pst, o->mode);
-	if (!err && S_ISDIR(o->mode) && slot != SLOT_FREE) {
+	/*
+	 * A new directory over a whiteout must hide what is below; in any
+	 * merged directory the kernel marks it opaque too, which saves
+	 * looking below it.
+	 */
+	if (!err && S_ISDIR(o->mode) && (slot != SLOT_FREE || dir->nlower)) {
 		int fd = openat(tdir, tname, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
 		err = fd < 0 ? -errno : wh_set_opaque(fd, lfs->ns);
@@ -371,7 +376,7 @@ out:
 static int remove_entry(struct lfs *lfs, struct lfs_inode *dir,
 			const char *name, bool isdir)
 {
-	bool positive = lfs_lower_positive(lfs, dir, name);
+	bool positive = lfs_lower_state(lfs, dir, name) == LOWER_POSITIVE;
 	int udir = lfs_upper_fd(dir), flag = isdir ? AT_REMOVEDIR : 0;
 	struct stat st;
 	char tmp[32];
@@ -492,18 +497,26 @@ static char *lower_path(struct lfs_inode *ino)
 }
 
 /*
- * Before directory INO moves to NAME in NEWDIR: a directory with lower
- * layers gets a redirect to them, a purely upper one lands opaque when
- * NAME exists below.  Caller holds tree_lock for writing.
+ * Before directory INO moves from DIR to NEWDIR: one with lower layers
+ * records where they are, as the kernel does: the old name when it stays
+ * in DIR, the absolute lower path otherwise.  A purely upper directory
+ * moving into a merged directory becomes opaque, so that nothing below
+ * its new name shows through.  Caller holds tree_lock for writing.
  */
 static int prepare_dir_move(struct lfs *lfs, struct lfs_inode *ino,
-			    struct lfs_inode *newdir, const char *name)
+			    struct lfs_inode *dir, struct lfs_inode *newdir)
 {
 	int upper = lfs_upper_fd(ino), err;
-	char *path;
+	char *path = NULL, *old = NULL;
 
 	if (ino->nlower) {
-		path = lower_path(ino);
+		if (wh_get_redirect(upper, &old) == -ENODATA)
+			old = NULL;
+		if (dir == newdir && (!old || old[0] != '/'))
+			path = old ? strdup(old) : strdup(ino->name);
+		else
+			path = lower_path(ino);
+		free(old);
 		if (!path)
 			return -ENOMEM;
 		err = xat_set(upper, wh_xattr(lfs->ns, "redirect"), path,
@@ -511,7 +524,7 @@ static int prepare_dir_move(struct lfs *lfs, struct lfs_inode *ino,
 		free(path);
 		return err;
 	}
-	if (lfs_lower_positive(lfs, newdir, name) &&
+	if (lfs_upper_fd(newdir) >= 0 && newdir->nlower &&
 	    !(wh_dir_flags(upper) & WH_DIR_OPAQUE))
 		return wh_set_opaque(upper, lfs->ns);
 	return 0;
@@ -526,19 +539,19 @@ struct rename_ctx {
 static int rename_locked(struct lfs *lfs, struct rename_ctx *c)
 {
 	int udir = lfs_upper_fd(c->dir), unew = lfs_upper_fd(c->newdir);
-	bool positive = lfs_lower_positive(lfs, c->dir, c->name);
+	bool positive = lfs_lower_state(lfs, c->dir, c->name) == LOWER_POSITIVE;
 	enum upper_slot slot;
 	unsigned int how = 0;
 	int err;
 
 	if (S_ISDIR(c->src->type)) {
-		err = prepare_dir_move(lfs, c->src, c->newdir, c->newname);
+		err = prepare_dir_move(lfs, c->src, c->dir, c->newdir);
 		if (err)
 			return err;
 	}
 	if (c->flags & RENAME_EXCHANGE) {
 		if (S_ISDIR(c->dst->type)) {
-			err = prepare_dir_move(lfs, c->dst, c->dir, c->name);
+			err = prepare_dir_move(lfs, c->dst, c->newdir, c->dir);
 			if (err)
 				return err;
 		}

@@ -71,6 +71,23 @@ static struct lfs_inode *inode_maybe_free(struct lfs *lfs,
 	return parent;
 }
 
+/* Give INO the key name NAME (see layerfs.h): a copied-up hard link. */
+void lfs_inode_rekey(struct lfs *lfs, struct lfs_inode *ino, uint64_t name)
+{
+	struct lfs_key key = ino->key;
+	struct lfs_inode *other;
+
+	key.name = name;
+	pthread_mutex_lock(&lfs->table_lock);
+	HASH_FIND(hh, lfs->table, &key, sizeof(key), other);
+	if (!other) { /* there is none: upper inode numbers are unique */
+		HASH_DEL(lfs->table, ino);
+		ino->key = key;
+		HASH_ADD(hh, lfs->table, key, sizeof(ino->key), ino);
+	}
+	pthread_mutex_unlock(&lfs->table_lock);
+}
+
 void lfs_inode_ref(struct lfs *lfs, struct lfs_inode *ino)
 {
 	pthread_mutex_lock(&lfs->table_lock);

@@ -11,8 +11,11 @@
  *
  * Identity.  Two lookups reach the same lfs_inode when their key is the
  * same: the (st_dev, st_ino) of the topmost lower object where there is
- * one (so copy-up keeps the inode, and lower hard links stay one inode),
- * otherwise of the upper object.  st_ino shown to users is derived from
+ * one (so copy-up keeps the inode), otherwise of the upper object.  The
+ * names of a lower hard link are told apart, since copy-up breaks lower
+ * hard links (as the kernel does without index=on): by a hash of parent
+ * and name while they are lower, by the upper inode number once copied
+ * up (lfs_inode_rekey).  st_ino shown to users is derived from
  * the key alone (lfs_ino_of_key), so it is stable across copy-up and
  * remounts.
  *
@@ -62,6 +65,7 @@ struct lfs_config {
 struct lfs_layer {
 	char *path; /* absolute, for messages */
 	int fd;	    /* O_PATH | O_DIRECTORY of its root */
+	int handle_fd; /* O_RDONLY root, for open_by_handle_at; -1 rootless */
 	dev_t dev;
 	uint8_t uuid[16]; /* of its filesystem, for overlay.origin */
 };
@@ -69,6 +73,7 @@ struct lfs_layer {
 struct lfs_key {
 	dev_t dev;
 	ino_t ino;
+	uint64_t name; /* 0, or for lower hard links: which name */
 };
 
 struct lfs_lower {
@@ -159,6 +164,7 @@ struct lfs_inode *lfs_inode(struct lfs *lfs, fuse_ino_t ino);
 uint64_t lfs_ino_of_key(struct lfs *lfs, const struct lfs_key *key);
 struct lfs_inode *lfs_inode_get(struct lfs *lfs, struct lfs_inode *parent,
 				const char *name, struct lfs_found *f);
+void lfs_inode_rekey(struct lfs *lfs, struct lfs_inode *ino, uint64_t name);
 void lfs_inode_ref(struct lfs *lfs, struct lfs_inode *ino);
 void lfs_inode_unref(struct lfs *lfs, struct lfs_inode *ino);
 void lfs_inode_forget(struct lfs *lfs, struct lfs_inode *ino, uint64_t n);
@@ -182,8 +188,8 @@ int lfs_find(struct lfs *lfs, struct lfs_inode *dir, const char *name,
 	     struct lfs_found *f);
 void lfs_found_free(struct lfs_found *f);
 int lfs_origin_set(struct lfs *lfs, int layer, int lower, int upper);
-bool lfs_lower_positive(struct lfs *lfs, struct lfs_inode *dir,
-			const char *name);
+enum { LOWER_ABSENT, LOWER_WHITEOUT, LOWER_POSITIVE };
+int lfs_lower_state(struct lfs *lfs, struct lfs_inode *dir, const char *name);
 int lfs_name_ok(const char *name);
 int lfs_lookup_inode(struct lfs *lfs, struct lfs_inode *dir, const char *name,
 		     struct fuse_entry_param *e);

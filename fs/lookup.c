@@ -152,6 +152,7 @@ struct walk {
 	char *redirect; /* NULL: the plain name */
 	bool absolute;
 	int next_layer; /* with an absolute redirect: first layer to try */
+	bool whiteout;	/* the search ended at a whiteout */
 };
 
 /*
@@ -202,8 +203,10 @@ static int find_lower(struct lfs *lfs, struct lfs_inode *dir,
 	for (i = 0; i < dir->nlower && !w->absolute; i++) {
 		r = find_one(dir->lower[i].fd, w->redirect ? w->redirect : name,
 			     &fd, &st);
-		if (r == -ENOENT)
+		if (r == -ENOENT) {
+			w->whiteout = true;
 			return 0;
+		}
 		if (r < 0)
 			return r;
 		if (r == 0)
@@ -218,8 +221,10 @@ static int find_lower(struct lfs *lfs, struct lfs_inode *dir,
 		bool stop = false;
 
 		r = find_path(lfs->layers[i].fd, w->redirect, &fd, &st, &stop);
-		if (r == -ENOENT)
+		if (r == -ENOENT) {
+			w->whiteout = true;
 			return 0;
+		}
 		if (r < 0)
 			return r;
 		if (r > 0) {
@@ -340,15 +345,14 @@ static void resolve_origin(struct lfs *lfs, struct lfs_inode *dir,
 	}
 	lfs_found_free(&low);
 	free(w.redirect);
-	if (geteuid() != 0)
-		return;
 	h.fh.handle_bytes = fb->len - sizeof(*fb);
 	h.fh.handle_type = fb->type;
 	memcpy(h.fh.f_handle, fb->fid, h.fh.handle_bytes);
 	for (i = lfs->has_upper; i < lfs->nlayers; i++) {
-		if (memcmp(lfs->layers[i].uuid, fb->uuid, 16))
+		if (lfs->layers[i].handle_fd < 0 ||
+		    memcmp(lfs->layers[i].uuid, fb->uuid, 16))
 			continue;
-		fd = open_by_handle_at(lfs->layers[i].fd, &h.fh,
+		fd = open_by_handle_at(lfs->layers[i].handle_fd, &h.fh,
 				       O_PATH | O_CLOEXEC);
 		if (fd < 0)
 			continue;
@@ -357,10 +361,22 @@ static void resolve_origin(struct lfs *lfs, struct lfs_inode *dir,
 		    (st.st_mode & S_IFMT) == (f->st.st_mode & S_IFMT)) {
 			f->key.dev = st.st_dev;
 			f->key.ino = st.st_ino;
+			if (st.st_nlink > 1) /* a broken lower hard link */
+				f->key.name = f->st.st_ino;
 		}
 		close(fd);
 		return;
 	}
+}
+
+/* Tells the names of one lower hard link apart (see layerfs.h). */
+static uint64_t name_key(struct lfs_inode *dir, const char *name)
+{
+	uint64_t h = XXH3_64bits_withSeed(name, strlen(name),
+					  XXH3_64bits(&dir->key,
+						      sizeof(dir->key)));
+
+	return h ? h : 1;
 }
 
 /*
@@ -415,36 +431,42 @@ done:
 		return -ENOENT;
 	if (f->key.ino == 0) {
 		struct stat st;
-		int fd = f->nlower ? f->lower[0].fd : f->upper;
 
-		if (fd == f->upper)
+		if (!f->nlower || f->upper < 0)
 			st = f->st;
-		else if (fstatat(fd, "", &st, AT_EMPTY_PATH) < 0) {
+		else if (fstatat(f->lower[0].fd, "", &st, AT_EMPTY_PATH) < 0) {
 			err = -errno;
 			lfs_found_free(f);
 			return err;
 		}
 		f->key.dev = st.st_dev;
 		f->key.ino = st.st_ino;
+		if (f->nlower && !S_ISDIR(st.st_mode) && st.st_nlink > 1)
+			f->key.name = f->upper >= 0 ? (uint64_t)f->st.st_ino :
+						      name_key(dir, name);
 	}
 	return 0;
 }
 
-/* Is NAME present in DIR's lower layers (whatever the upper holds)? */
-bool lfs_lower_positive(struct lfs *lfs, struct lfs_inode *dir,
-			const char *name)
+/*
+ * What DIR's lower layers hold under NAME, whatever the upper holds:
+ * LOWER_POSITIVE, LOWER_WHITEOUT (a whiteout hides it) or LOWER_ABSENT.
+ */
+int lfs_lower_state(struct lfs *lfs, struct lfs_inode *dir, const char *name)
 {
 	struct lfs_found f = { .upper = -1 };
 	struct walk w = { 0 };
-	bool positive;
+	int state;
 
 	if (find_lower(lfs, dir, name, &f, &w))
-		positive = true; /* when in doubt, hide it */
+		state = LOWER_POSITIVE; /* when in doubt, hide it */
+	else if (f.nlower)
+		state = LOWER_POSITIVE;
 	else
-		positive = f.nlower > 0;
+		state = w.whiteout ? LOWER_WHITEOUT : LOWER_ABSENT;
 	lfs_found_free(&f);
 	free(w.redirect);
-	return positive;
+	return state;
 }
 
 /*

@@ -203,6 +203,8 @@ static int dir_load(struct lfs *lfs, struct lfs_inode *ino, struct lfs_dir *d)
 	err = dir_add(d, ".", ino->st_ino, S_IFDIR);
 	if (!err)
 		err = dir_add(d, "..", pino, S_IFDIR);
+	if (ino->deleted) /* removed while open: nothing is left in it */
+		return err;
 	if (!err && upper >= 0)
 		err = list_layer(lfs, ino, upper, true,
 				 lfs->layers[0].dev, d, &seen);

@@ -333,7 +333,11 @@ static int open_layer(struct lfs_layer *layer, const char *real)
 	fd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0 && ioctl(fd, FS_IOC_GETFSUUID, &u) == 0 && u.len == 16)
 		memcpy(layer->uuid, u.uuid, 16);
-	if (fd >= 0)
+	/* decoding file handles needs CAP_DAC_READ_SEARCH and a real fd */
+	layer->handle_fd = -1;
+	if (fd >= 0 && geteuid() == 0)
+		layer->handle_fd = fd;
+	else if (fd >= 0)
 		close(fd);
 	return 0;
 }
@@ -398,6 +402,8 @@ static int setup_layers(struct lfs *lfs, struct layout *l)
 	lfs->fs_devs = calloc(lfs->nlayers, sizeof(*lfs->fs_devs));
 	if (!lfs->layers || !lfs->fs_devs)
 		return -1;
+	for (i = 0; i < lfs->nlayers; i++)
+		lfs->layers[i].fd = lfs->layers[i].handle_fd = -1;
 	if (lfs->has_upper && open_layer(&lfs->layers[n++], l->upper.real))
 		return -1;
 	for (i = 0; i < cfg->nlowers; i++)
@@ -490,6 +496,8 @@ static void teardown(struct lfs *lfs)
 	for (i = 0; i < lfs->nlayers; i++) {
 		if (lfs->layers[i].fd >= 0)
 			close(lfs->layers[i].fd);
+		if (lfs->layers[i].handle_fd >= 0)
+			close(lfs->layers[i].handle_fd);
 		free(lfs->layers[i].path);
 	}
 	free(lfs->layers);
