@@ -183,8 +183,12 @@ oracle_merged_copy() {
 #  - nlink= (the kernel's index dir holds extra links to upper files) and
 #    link= tags naming the entry itself (links into the index dir only);
 #  - xxh64= of metacopy files (their data is still in the lower).
+#  - overlay.redirect: the kernel sometimes records one on a directory
+#    that only moved with its parent; both forms read the same, which
+#    _oracle_cross checks by having each side mount the other's upper;
+#  - the owner and link tag of whiteouts (how the kernel makes them).
 # Kept and compared: the tree, types, modes, owners, sizes, content,
-# whiteouts, trusted.overlay.opaque and .redirect, user xattrs.
+# whiteouts, trusted.overlay.opaque, user xattrs.
 oracle_normalise_upper() {
 	awk -v drop="$ORACLE_UPPER_DROP" '{
 		meta = ($0 ~ / xattr:trusted\.overlay\.metacopy=/)

@@ -317,7 +317,7 @@ test_expect_success 'oracle_normalise_upper drops only bookkeeping' '
 	c f 0644 uid=0 gid=0 size=1 xxh64=00 link=b
 	d d 0755 uid=0 gid=0 xattr:trusted.overlay.opaque=79
 	m f 0644 uid=0 gid=0 size=9
-	r d 0755 uid=0 gid=0 xattr:trusted.overlay.redirect=2f78
+	r d 0755 uid=0 gid=0
 	EOF
 	oracle_normalise_upper <dump >actual &&
 	test_cmp expect actual
