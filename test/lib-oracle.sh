@@ -47,7 +47,7 @@
 #   ORACLE_TIMEOUT   seconds allowed for each randops run (600)
 #   ORACLE_UPPER_DROP  ERE of xattr names dropped from upper dumps
 
-: "${ORACLE_UPPER_DROP:=^(trusted|user)\.overlay\.(origin|impure|uuid|nlink|upper|metacopy|protattr|redirect)$}"
+: "${ORACLE_UPPER_DROP:=^(trusted|user)\.overlay\.(origin|impure|uuid|nlink|upper|metacopy|protattr|redirect|opaque)$}"
 _oracle_seq=0
 
 _oracle_wh() { # DIR NAME FORMAT
@@ -183,12 +183,14 @@ oracle_merged_copy() {
 #  - nlink= (the kernel's index dir holds extra links to upper files) and
 #    link= tags naming the entry itself (links into the index dir only);
 #  - xxh64= of metacopy files (their data is still in the lower).
-#  - overlay.redirect: the kernel sometimes records one on a directory
-#    that only moved with its parent; both forms read the same, which
-#    _oracle_cross checks by having each side mount the other's upper;
+#  - overlay.redirect and overlay.opaque: the kernel sometimes records a
+#    redirect on a directory that only moved with its parent, and marks
+#    new directories opaque "as an optimization" by its in-memory state;
+#    what they mean is checked by _oracle_cross, each side mounting the
+#    other's upper;
 #  - the owner and link tag of whiteouts (how the kernel makes them).
 # Kept and compared: the tree, types, modes, owners, sizes, content,
-# whiteouts, trusted.overlay.opaque, user xattrs.
+# whiteouts, user xattrs.
 oracle_normalise_upper() {
 	awk -v drop="$ORACLE_UPPER_DROP" '{
 		meta = ($0 ~ / xattr:trusted\.overlay\.metacopy=/)

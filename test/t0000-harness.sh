@@ -315,7 +315,7 @@ test_expect_success 'oracle_normalise_upper drops only bookkeeping' '
 	a f 0644 uid=0 gid=0 size=1 xxh64=00 xattr:user.x=31
 	b f 0644 uid=0 gid=0 size=1 xxh64=00
 	c f 0644 uid=0 gid=0 size=1 xxh64=00 link=b
-	d d 0755 uid=0 gid=0 xattr:trusted.overlay.opaque=79
+	d d 0755 uid=0 gid=0
 	m f 0644 uid=0 gid=0 size=9
 	r d 0755 uid=0 gid=0
 	EOF
