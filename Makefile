@@ -85,10 +85,16 @@ check: all helpers
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 asan: deps
 	$(MAKE) BUILD=build-asan SANITIZE='$(ASAN_FLAGS)' build-asan/layerfs helpers
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	@# daemons run with stderr closed: reports go to files, checked after
+	rm -f build-asan/asan.*
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(abspath build-asan)/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(abspath build-asan)/asan \
 	LFS_TEST_HELPER_DIR=$(abspath build-asan/test/helper) \
 	LFS_TEST_LAYERFS=$(abspath build-asan/layerfs) \
 		prove -j$(PROVE_JOBS) $(TESTS)
+	@if ls build-asan/asan.* >/dev/null 2>&1; then \
+		echo "asan: sanitizer reports:"; cat build-asan/asan.*; exit 1; \
+	fi
 
 demo: all
 	./tools/demo.sh

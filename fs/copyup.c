@@ -189,7 +189,7 @@ static int copy_up_one(struct lfs *lfs, struct lfs_inode *ino, int udir,
 		struct stat ust;
 
 		if (fstatat(fd, "", &ust, AT_EMPTY_PATH) == 0)
-			lfs_inode_rekey(lfs, ino, ust.st_ino);
+			lfs_inode_rekey(lfs, ino, &ust);
 	}
 	lfs_debug("copy-up %s", name);
 	err = 0;

@@ -71,18 +71,23 @@ static struct lfs_inode *inode_maybe_free(struct lfs *lfs,
 	return parent;
 }
 
-/* Give INO the key name NAME (see layerfs.h): a copied-up hard link. */
-void lfs_inode_rekey(struct lfs *lfs, struct lfs_inode *ino, uint64_t name)
+/*
+ * A copied-up lower hard link becomes its upper object, UPPER (see
+ * "Identity" in layerfs.h).
+ */
+void lfs_inode_rekey(struct lfs *lfs, struct lfs_inode *ino,
+		     const struct stat *upper)
 {
-	struct lfs_key key = ino->key;
+	struct lfs_key key = { upper->st_dev, upper->st_ino, 0 };
 	struct lfs_inode *other;
 
-	key.name = name;
 	pthread_mutex_lock(&lfs->table_lock);
 	HASH_FIND(hh, lfs->table, &key, sizeof(key), other);
-	if (!other) { /* there is none: upper inode numbers are unique */
+	if (!other) { /* there is none: the upper object is new */
 		HASH_DEL(lfs->table, ino);
 		ino->key = key;
+		__atomic_store_n(&ino->st_ino, lfs_ino_of_key(lfs, &key),
+				 __ATOMIC_RELAXED);
 		HASH_ADD(hh, lfs->table, key, sizeof(ino->key), ino);
 	}
 	pthread_mutex_unlock(&lfs->table_lock);
@@ -219,7 +224,7 @@ int lfs_inode_stat(struct lfs *lfs, struct lfs_inode *ino, int fd,
 		fd = lfs_real_fd(ino);
 	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	st->st_ino = ino->st_ino;
+	st->st_ino = __atomic_load_n(&ino->st_ino, __ATOMIC_RELAXED);
 	if (S_ISDIR(st->st_mode)) {
 		/* A merged directory cannot count its subdirectories. */
 		if ((upper >= 0 && ino->nlower) || ino->nlower > 1)

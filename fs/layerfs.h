@@ -14,8 +14,9 @@
  * one (so copy-up keeps the inode), otherwise of the upper object.  The
  * names of a lower hard link are told apart, since copy-up breaks lower
  * hard links (as the kernel does without index=on): by a hash of parent
- * and name while they are lower, by the upper inode number once copied
- * up (lfs_inode_rekey).  st_ino shown to users is derived from
+ * and name while they are lower; once copied up, such a file is known by
+ * its upper object, and shows its inode number, as on the kernel
+ * (lfs_inode_rekey).  st_ino shown to users is derived from
  * the key alone (lfs_ino_of_key), so it is stable across copy-up and
  * remounts.
  *
@@ -85,7 +86,7 @@ struct lfs_inode {
 	UT_hash_handle hh;
 	struct lfs_key key;
 	mode_t type;	 /* S_IFMT bits; never changes */
-	uint64_t st_ino; /* what stat shows */
+	uint64_t st_ino; /* what stat shows; atomic, set under table_lock */
 
 	uint64_t nlookup; /* table_lock: the kernel's references */
 	uint64_t nref;	  /* table_lock: children and open handles */
@@ -164,7 +165,8 @@ struct lfs_inode *lfs_inode(struct lfs *lfs, fuse_ino_t ino);
 uint64_t lfs_ino_of_key(struct lfs *lfs, const struct lfs_key *key);
 struct lfs_inode *lfs_inode_get(struct lfs *lfs, struct lfs_inode *parent,
 				const char *name, struct lfs_found *f);
-void lfs_inode_rekey(struct lfs *lfs, struct lfs_inode *ino, uint64_t name);
+void lfs_inode_rekey(struct lfs *lfs, struct lfs_inode *ino,
+		     const struct stat *upper);
 void lfs_inode_ref(struct lfs *lfs, struct lfs_inode *ino);
 void lfs_inode_unref(struct lfs *lfs, struct lfs_inode *ino);
 void lfs_inode_forget(struct lfs *lfs, struct lfs_inode *ino, uint64_t n);

@@ -356,13 +356,12 @@ static void resolve_origin(struct lfs *lfs, struct lfs_inode *dir,
 				       O_PATH | O_CLOEXEC);
 		if (fd < 0)
 			continue;
+		/* a broken lower hard link keeps the upper identity */
 		if (!fstatat(fd, "", &st, AT_EMPTY_PATH) &&
-		    st.st_dev == lfs->layers[i].dev &&
+		    st.st_dev == lfs->layers[i].dev && st.st_nlink == 1 &&
 		    (st.st_mode & S_IFMT) == (f->st.st_mode & S_IFMT)) {
 			f->key.dev = st.st_dev;
 			f->key.ino = st.st_ino;
-			if (st.st_nlink > 1) /* a broken lower hard link */
-				f->key.name = f->st.st_ino;
 		}
 		close(fd);
 		return;
@@ -439,11 +438,15 @@ done:
 			lfs_found_free(f);
 			return err;
 		}
+		if (f->nlower && !S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+			/* see "Identity" in layerfs.h */
+			if (f->upper >= 0)
+				st = f->st;
+			else
+				f->key.name = name_key(dir, name);
+		}
 		f->key.dev = st.st_dev;
 		f->key.ino = st.st_ino;
-		if (f->nlower && !S_ISDIR(st.st_mode) && st.st_nlink > 1)
-			f->key.name = f->upper >= 0 ? (uint64_t)f->st.st_ino :
-						      name_key(dir, name);
 	}
 	return 0;
 }

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,7 +172,8 @@ static int parse_o(struct lfs_config *cfg, const char *arg)
 			char *end;
 
 			cfg->timeout = strtod(val, &end);
-			if (!*val || *end || cfg->timeout < 0) {
+			if (!*val || *end || !isfinite(cfg->timeout) ||
+			    cfg->timeout < 0) {
 				error("-o timeout=%s: not a number of seconds",
 				      val);
 				err = -EINVAL;

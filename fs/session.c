@@ -15,6 +15,7 @@
 #include <linux/ioctl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/xattr.h>
@@ -170,6 +171,7 @@ struct layout {
 	struct checked upper, work, mnt;
 	char *workpath;
 	bool work_exists;
+	bool work_created; /* by this mount: removed if it fails */
 };
 
 static int check_layout(struct lfs_config *cfg, struct layout *l)
@@ -179,7 +181,7 @@ static int check_layout(struct lfs_config *cfg, struct layout *l)
 	char *parent;
 	int i, j, n = 0;
 
-	if (access("/dev/fuse", F_OK) < 0) {
+	if (access("/dev/fuse", R_OK | W_OK) < 0) {
 		error("/dev/fuse: %s", strerror(errno));
 		return -1;
 	}
@@ -342,19 +344,53 @@ static int open_layer(struct lfs_layer *layer, const char *real)
 	return 0;
 }
 
+/*
+ * One mount at a time per upper and work dir, as the kernel's "inuse"
+ * flag: a flock held by the daemon for its life.
+ */
+static int lock_dir(const char *path, const char *what)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		error("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		error("%s: %s", path,
+		      errno == EWOULDBLOCK ?
+			      (!strcmp(what, "upperdir") ?
+				       "upperdir in use by another mount" :
+				       "workdir in use by another mount") :
+			      strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd; /* kept open: the lock goes with the daemon */
+}
+
 /* Make WORK/work, empty it, and choose the xattr namespace. */
 static int prepare_work(struct lfs *lfs, struct layout *l)
 {
 	struct lfs_config *cfg = lfs->cfg;
 	int wfd, err;
 
-	if (!l->work_exists && mkdir(l->work.real, 0700) < 0) {
-		error("%s: %s", l->workpath, strerror(errno));
+	if (lock_dir(l->upper.real, "upperdir") < 0)
 		return -1;
+	if (!l->work_exists) {
+		if (mkdir(l->work.real, 0700) < 0) {
+			error("%s: %s", l->workpath, strerror(errno));
+			return -1;
+		}
+		l->work_created = true;
 	}
+	if (lock_dir(l->work.real, "workdir") < 0)
+		return -1;
 	wfd = open(l->work.real, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (wfd < 0 || (mkdirat(wfd, "work", 0700) < 0 && errno != EEXIST)) {
 		error("%s: %s", l->workpath, strerror(errno));
+		if (wfd >= 0)
+			close(wfd);
 		return -1;
 	}
 	lfs->work_fd = openat(wfd, "work", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -515,6 +551,7 @@ int lfs_main(struct lfs_config *cfg)
 	struct lfs lfs = { .cfg = cfg, .work_fd = -1 };
 	struct layout l = { 0 };
 	struct fuse_loop_config *loop;
+	bool mounted = false;
 	int ret = 1;
 
 	log_debug = cfg->debug;
@@ -545,6 +582,7 @@ int lfs_main(struct lfs_config *cfg)
 		error("%s: mount failed", cfg->mountpoint);
 		goto out_signals;
 	}
+	mounted = true;
 	/* The mount is live: now detach, closing stdio (podman waits). */
 	if (fuse_daemonize(cfg->foreground))
 		goto out_unmount;
@@ -573,6 +611,13 @@ out_signals:
 out_destroy:
 	fuse_session_destroy(lfs.se);
 out:
+	if (!mounted && lfs.work_fd >= 0) {
+		/* the mount failed: take back what it created */
+		unlinkat(lfs.work_fd, "incompat/volatile", AT_REMOVEDIR);
+		unlinkat(lfs.work_fd, "incompat", AT_REMOVEDIR);
+		if (l.work_created)
+			rm_tree_at(AT_FDCWD, l.work.real);
+	}
 	teardown(&lfs);
 	layout_free(&l, cfg->nlowers);
 	return ret;
