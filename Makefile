@@ -61,7 +61,7 @@ deps:
 	fi
 
 layerfs: $(BUILD)/layerfs
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/layerfs: $(OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $(OBJ) $(LIBS)

@@ -119,63 +119,98 @@ static int stage_other(struct lfs_lower *src, const struct stat *st,
 }
 
 /*
- * Copy INO up as NAME into the upper directory UDIR (or, for an
- * unlinked file, into an anonymous O_TMPFILE only).  LEN limits how much
- * data is copied (-1: all).  Caller holds tree_lock (read) and
- * ino->lock.
+ * Link the new index entry FD as NAME in UDIR too, when that works: the
+ * index alone already makes the copy visible under every lower name.
+ */
+static void link_name(int fd, int udir, const char *name)
+{
+	char p[32];
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	linkat(AT_FDCWD, p, udir, name, AT_SYMLINK_FOLLOW);
+}
+
+/*
+ * Copy INO up as NAME into the upper directory UDIR (-1 for a file that
+ * has no name left: then only an O_TMPFILE or the index gets it).  A
+ * lower file with several names goes into the index (index.c) and is
+ * linked from there.  LEN limits how much data is copied (-1: all).
+ * Caller holds tree_lock (read) and ino->lock.
  */
 static int copy_up_one(struct lfs *lfs, struct lfs_inode *ino, int udir,
 		       const char *name, off_t len)
 {
 	struct lfs_lower *src = &ino->lower[0];
 	struct stat st, pst;
-	char tmp[32], p[32];
+	char tmp[32] = "", p[32];
 	int out = -1, fd, err;
 	struct timespec pts[2];
+	bool reg, index;
 
 	if (fstatat(src->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	if (udir >= 0 && fstat(udir, &pst) < 0)
 		return -errno;
+	reg = S_ISREG(st.st_mode);
+	index = !S_ISDIR(st.st_mode) && st.st_nlink > 1 && lfs->index_fd >= 0;
+	if (udir < 0 && !reg && !index)
+		return -ENOENT;
 
-	if (S_ISREG(st.st_mode)) {
+	/* stage the copy in the work dir */
+	if (reg) {
 		out = openat(lfs->work_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
 			     0600);
 		if (out < 0)
 			return -errno;
 		err = fill_regular(lfs, src, &st, out, len);
-		if (err)
-			goto out_close;
-		snprintf(p, sizeof(p), "/proc/self/fd/%d", out);
-		if (udir >= 0 &&
-		    linkat(AT_FDCWD, p, udir, name, AT_SYMLINK_FOLLOW) < 0) {
-			err = -errno;
-			goto out_close;
-		}
-		fd = udir >= 0 ? openat(udir, name,
-					O_PATH | O_NOFOLLOW | O_CLOEXEC) :
-				 proc_open(out, O_PATH);
 	} else {
-		if (udir < 0)
-			return -ENOENT;
 		lfs_tmpname(lfs, tmp);
 		err = stage_other(src, &st, lfs->work_fd, tmp);
 		if (err)
 			return err;
 		err = fill_other(lfs, src, &st, tmp);
-		if (!err && renameat2(lfs->work_fd, tmp, udir, name,
-				      RENAME_NOREPLACE) < 0)
-			err = -errno;
-		if (err) {
-			unlinkat(lfs->work_fd, tmp,
-				 S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
-			return err;
+	}
+	if (err)
+		goto out_cleanup;
+
+	/* publish it in one step */
+	if (index) {
+		fd = lfs_index_publish(lfs, src, reg ? out : lfs->work_fd, tmp,
+				       reg);
+		if (fd >= 0)
+			tmp[0] = '\0'; /* it is the index entry now */
+		else if (fd == -EEXIST) /* copied up by another mount */
+			fd = lfs_index_open(lfs, src);
+		if (fd < 0) {
+			err = fd;
+			goto out_cleanup;
 		}
+		if (udir >= 0)
+			link_name(fd, udir, name);
+		lfs_nlink_set(lfs, fd, st.st_nlink);
+		ino->indexed = true;
+	} else if (reg) {
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", out);
+		if (udir >= 0 &&
+		    linkat(AT_FDCWD, p, udir, name, AT_SYMLINK_FOLLOW) < 0) {
+			err = -errno;
+			goto out_cleanup;
+		}
+		fd = udir >= 0 ? openat(udir, name,
+					O_PATH | O_NOFOLLOW | O_CLOEXEC) :
+				 proc_open(out, O_PATH);
+	} else {
+		if (renameat2(lfs->work_fd, tmp, udir, name,
+			      RENAME_NOREPLACE) < 0) {
+			err = -errno;
+			goto out_cleanup;
+		}
+		tmp[0] = '\0';
 		fd = openat(udir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	}
 	if (fd < 0) {
 		err = -errno;
-		goto out_close;
+		goto out_cleanup;
 	}
 	if (udir >= 0) {
 		/* best effort: the copy is in place whatever this says */
@@ -185,15 +220,11 @@ static int copy_up_one(struct lfs *lfs, struct lfs_inode *ino, int udir,
 		utimensat(AT_FDCWD, p, pts, 0);
 	}
 	__atomic_store_n(&ino->upper, fd, __ATOMIC_RELEASE);
-	if (ino->key.name && !S_ISDIR(st.st_mode)) {
-		struct stat ust;
-
-		if (fstatat(fd, "", &ust, AT_EMPTY_PATH) == 0)
-			lfs_inode_rekey(lfs, ino, &ust);
-	}
-	lfs_debug("copy-up %s", name);
+	lfs_debug("copy-up %s%s", name, index ? " (index)" : "");
 	err = 0;
-out_close:
+out_cleanup:
+	if (tmp[0])
+		unlinkat(lfs->work_fd, tmp, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
 	if (out >= 0)
 		close(out);
 	return err;

@@ -299,6 +299,63 @@ void lfs_readlink(fuse_req_t req, fuse_ino_t ino)
 	free(target);
 }
 
+/*
+ * A lower file with several names goes into the index before one of its
+ * names changes, so that its other names can count the change (index.c;
+ * the kernel does the same with index=on).
+ */
+static int prepare_hardlink(struct lfs *lfs, struct lfs_inode *ino)
+{
+	struct stat st;
+
+	if (S_ISDIR(ino->type) || lfs_upper_fd(ino) >= 0 || !ino->nlower ||
+	    lfs->index_fd < 0)
+		return 0;
+	if (fstatat(ino->lower[0].fd, "", &st, AT_EMPTY_PATH) < 0)
+		return -errno;
+	return st.st_nlink > 1 ? lfs_copy_up(lfs, ino, -1) : 0;
+}
+
+/* The link count an indexed INO shows (0 when it is not indexed). */
+static unsigned int index_nlink(struct lfs_inode *ino)
+{
+	unsigned int n;
+
+	if (!ino->indexed || lfs_nlink_get(lfs_upper_fd(ino), &n))
+		return 0;
+	return n;
+}
+
+static void index_count(struct lfs *lfs, struct lfs_inode *ino,
+			unsigned int nlink)
+{
+	if (ino->indexed)
+		lfs_nlink_set(lfs, lfs_upper_fd(ino), nlink);
+}
+
+/*
+ * Link the upper copy of indexed INO as NAME in DIR, where only the
+ * index showed it so far: a rename needs the name in the upper layer.
+ */
+static int link_up(struct lfs *lfs, struct lfs_inode *dir, const char *name,
+		   struct lfs_inode *ino)
+{
+	unsigned int n = index_nlink(ino);
+	struct stat st;
+	char p[32];
+
+	if (!ino->indexed ||
+	    !fstatat(lfs_upper_fd(dir), name, &st, AT_SYMLINK_NOFOLLOW))
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", lfs_upper_fd(ino));
+	if (linkat(AT_FDCWD, p, lfs_upper_fd(dir), name, AT_SYMLINK_FOLLOW))
+		return -errno;
+	index_count(lfs, ino, n);
+	return 0;
+}
+
 void lfs_link(fuse_req_t req, fuse_ino_t ino_, fuse_ino_t newparent,
 	      const char *newname)
 {
@@ -307,6 +364,7 @@ void lfs_link(fuse_req_t req, fuse_ino_t ino_, fuse_ino_t newparent,
 	struct lfs_inode *dir = lfs_inode(lfs, newparent);
 	struct fuse_entry_param e;
 	enum upper_slot slot;
+	unsigned int nlink;
 	struct stat st;
 	char p[32], tmp[32];
 	int udir, err;
@@ -323,6 +381,7 @@ void lfs_link(fuse_req_t req, fuse_ino_t ino_, fuse_ino_t newparent,
 	if (err)
 		goto out;
 	pthread_rwlock_rdlock(&lfs->tree_lock);
+	nlink = index_nlink(ino);
 	udir = lfs_upper_fd(dir);
 	err = upper_slot(udir, newname, &slot);
 	if (!err && slot == SLOT_BUSY)
@@ -345,6 +404,8 @@ void lfs_link(fuse_req_t req, fuse_ino_t ino_, fuse_ino_t newparent,
 		}
 		if (!err && slot == SLOT_WH_FILE)
 			unlink_wh_file(udir, newname);
+		if (!err)
+			index_count(lfs, ino, nlink + 1);
 	}
 	pthread_rwlock_unlock(&lfs->tree_lock);
 	if (err)
@@ -416,6 +477,7 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct lfs *lfs = lfs_of(req);
 	struct lfs_inode *dir = lfs_inode(lfs, parent), *ino;
 	struct fuse_entry_param e;
+	unsigned int nlink;
 	struct stat st;
 	int err;
 
@@ -431,6 +493,8 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = lfs_dir_is_empty(lfs, ino);
 		err = err < 0 ? err : err ? 0 : -ENOTEMPTY;
 	}
+	if (!err && !isdir)
+		err = prepare_hardlink(lfs, ino);
 	if (!err)
 		err = lfs_copy_up(lfs, dir, -1);
 	if (err)
@@ -438,6 +502,7 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	pthread_rwlock_rdlock(&lfs->tree_lock);
 	pthread_mutex_lock(&ino->lock);
+	nlink = index_nlink(ino);
 	if (isdir)
 		err = lfs_clear_whiteouts(lfs, ino);
 	if (!err)
@@ -445,7 +510,10 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (!err) {
 		int upper = lfs_upper_fd(ino);
 
-		if (isdir || upper < 0)
+		if (ino->indexed) {
+			index_count(lfs, ino, nlink ? nlink - 1 : 0);
+			ino->deleted = nlink <= 1;
+		} else if (isdir || upper < 0)
 			ino->deleted = isdir || ino->nlower == 0 ||
 				       (fstatat(ino->lower[0].fd, "", &st,
 						AT_EMPTY_PATH) == 0 &&
@@ -549,7 +617,17 @@ static int rename_locked(struct lfs *lfs, struct rename_ctx *c)
 		if (err)
 			return err;
 	}
+	if (!S_ISDIR(c->src->type)) {
+		err = link_up(lfs, c->dir, c->name, c->src);
+		if (err)
+			return err;
+	}
 	if (c->flags & RENAME_EXCHANGE) {
+		if (!S_ISDIR(c->dst->type)) {
+			err = link_up(lfs, c->newdir, c->newname, c->dst);
+			if (err)
+				return err;
+		}
 		if (S_ISDIR(c->dst->type)) {
 			err = prepare_dir_move(lfs, c->dst, c->newdir, c->dir);
 			if (err)
@@ -629,6 +707,7 @@ void lfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 				.newname = newname,
 				.flags = flags };
 	struct fuse_entry_param e;
+	unsigned int nlink;
 	struct stat st;
 	int err;
 
@@ -653,15 +732,21 @@ void lfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = lfs_copy_up(lfs, c.src, -1);
 	if (!err && (flags & RENAME_EXCHANGE))
 		err = lfs_copy_up(lfs, c.dst, -1);
+	else if (!err && c.dst)
+		err = prepare_hardlink(lfs, c.dst);
 	if (err)
 		goto put;
 
 	pthread_rwlock_wrlock(&lfs->tree_lock);
+	nlink = c.dst ? index_nlink(c.dst) : 0;
 	err = rename_locked(lfs, &c);
 	if (!err) {
 		lfs_inode_set_parent(lfs, c.src, c.newdir, newname);
 		if (c.dst && (flags & RENAME_EXCHANGE)) {
 			lfs_inode_set_parent(lfs, c.dst, c.dir, name);
+		} else if (c.dst && c.dst->indexed) {
+			index_count(lfs, c.dst, nlink ? nlink - 1 : 0);
+			c.dst->deleted = nlink <= 1;
 		} else if (c.dst) {
 			int upper = lfs_upper_fd(c.dst);
 

@@ -71,28 +71,6 @@ static struct lfs_inode *inode_maybe_free(struct lfs *lfs,
 	return parent;
 }
 
-/*
- * A copied-up lower hard link becomes its upper object, UPPER (see
- * "Identity" in layerfs.h).
- */
-void lfs_inode_rekey(struct lfs *lfs, struct lfs_inode *ino,
-		     const struct stat *upper)
-{
-	struct lfs_key key = { upper->st_dev, upper->st_ino, 0 };
-	struct lfs_inode *other;
-
-	pthread_mutex_lock(&lfs->table_lock);
-	HASH_FIND(hh, lfs->table, &key, sizeof(key), other);
-	if (!other) { /* there is none: the upper object is new */
-		HASH_DEL(lfs->table, ino);
-		ino->key = key;
-		__atomic_store_n(&ino->st_ino, lfs_ino_of_key(lfs, &key),
-				 __ATOMIC_RELAXED);
-		HASH_ADD(hh, lfs->table, key, sizeof(ino->key), ino);
-	}
-	pthread_mutex_unlock(&lfs->table_lock);
-}
-
 void lfs_inode_ref(struct lfs *lfs, struct lfs_inode *ino)
 {
 	pthread_mutex_lock(&lfs->table_lock);
@@ -181,6 +159,7 @@ struct lfs_inode *lfs_inode_get(struct lfs *lfs, struct lfs_inode *parent,
 	fresh->type = f->st.st_mode & S_IFMT;
 	fresh->st_ino = lfs_ino_of_key(lfs, &f->key);
 	fresh->upper = f->upper;
+	fresh->indexed = f->indexed;
 	fresh->nlower = f->nlower;
 	fresh->lower = f->lower;
 	pthread_mutex_init(&fresh->lock, NULL);
@@ -224,11 +203,16 @@ int lfs_inode_stat(struct lfs *lfs, struct lfs_inode *ino, int fd,
 		fd = lfs_real_fd(ino);
 	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	st->st_ino = __atomic_load_n(&ino->st_ino, __ATOMIC_RELAXED);
+	st->st_ino = ino->st_ino;
 	if (S_ISDIR(st->st_mode)) {
 		/* A merged directory cannot count its subdirectories. */
 		if ((upper >= 0 && ino->nlower) || ino->nlower > 1)
 			st->st_nlink = 1;
+	} else if (ino->indexed && upper >= 0) {
+		unsigned int nlink;
+
+		if (!lfs_nlink_get(upper, &nlink))
+			st->st_nlink = nlink;
 	} else if (ino->deleted && upper < 0) {
 		st->st_nlink = 0;
 	}

@@ -12,11 +12,9 @@
  * Identity.  Two lookups reach the same lfs_inode when their key is the
  * same: the (st_dev, st_ino) of the topmost lower object where there is
  * one (so copy-up keeps the inode), otherwise of the upper object.  The
- * names of a lower hard link are told apart, since copy-up breaks lower
- * hard links (as the kernel does without index=on): by a hash of parent
- * and name while they are lower; once copied up, such a file is known by
- * its upper object, and shows its inode number, as on the kernel
- * (lfs_inode_rekey).  st_ino shown to users is derived from
+ * names of a lower hard link are one inode, before and after copy-up,
+ * which goes through the index (index.c), as on the kernel with
+ * index=on.  st_ino shown to users is derived from
  * the key alone (lfs_ino_of_key), so it is stable across copy-up and
  * remounts.
  *
@@ -36,6 +34,7 @@
 
 #define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 12)
 
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -74,7 +73,13 @@ struct lfs_layer {
 struct lfs_key {
 	dev_t dev;
 	ino_t ino;
-	uint64_t name; /* 0, or for lower hard links: which name */
+};
+
+/* A file handle in the kernel's overlay.origin form (index.c). */
+#define LFS_FH_MAX (21 + MAX_HANDLE_SZ)
+struct lfs_fh {
+	int len;
+	uint8_t buf[LFS_FH_MAX];
 };
 
 struct lfs_lower {
@@ -86,7 +91,7 @@ struct lfs_inode {
 	UT_hash_handle hh;
 	struct lfs_key key;
 	mode_t type;	 /* S_IFMT bits; never changes */
-	uint64_t st_ino; /* what stat shows; atomic, set under table_lock */
+	uint64_t st_ino; /* what stat shows; never changes */
 
 	uint64_t nlookup; /* table_lock: the kernel's references */
 	uint64_t nref;	  /* table_lock: children and open handles */
@@ -99,6 +104,7 @@ struct lfs_inode {
 	int nlower;
 	struct lfs_lower *lower; /* dirs: merge stack; else the origin */
 	bool deleted;		 /* its last name is gone */
+	bool indexed;		 /* upper is an index entry: see index.c */
 };
 
 struct lfs {
@@ -106,7 +112,8 @@ struct lfs {
 	struct lfs_layer *layers; /* [0] is the upper when has_upper */
 	int nlayers;
 	bool has_upper;
-	int work_fd; /* WORKDIR/work: copy-up staging */
+	int work_fd;  /* WORKDIR/work: copy-up staging */
+	int index_fd; /* WORKDIR/index: copies of lower hard links */
 	enum wh_ns ns;
 	int xino_bits; /* 0: all layers on one filesystem */
 	dev_t *fs_devs;
@@ -129,6 +136,7 @@ struct lfs_found {
 	struct lfs_lower *lower;
 	struct lfs_key key;
 	bool redirected;
+	bool indexed;
 };
 
 static inline struct lfs *lfs_of(fuse_req_t req)
@@ -165,8 +173,6 @@ struct lfs_inode *lfs_inode(struct lfs *lfs, fuse_ino_t ino);
 uint64_t lfs_ino_of_key(struct lfs *lfs, const struct lfs_key *key);
 struct lfs_inode *lfs_inode_get(struct lfs *lfs, struct lfs_inode *parent,
 				const char *name, struct lfs_found *f);
-void lfs_inode_rekey(struct lfs *lfs, struct lfs_inode *ino,
-		     const struct stat *upper);
 void lfs_inode_ref(struct lfs *lfs, struct lfs_inode *ino);
 void lfs_inode_unref(struct lfs *lfs, struct lfs_inode *ino);
 void lfs_inode_forget(struct lfs *lfs, struct lfs_inode *ino, uint64_t n);
@@ -189,13 +195,35 @@ void lfs_inode_table_free(struct lfs *lfs);
 int lfs_find(struct lfs *lfs, struct lfs_inode *dir, const char *name,
 	     struct lfs_found *f);
 void lfs_found_free(struct lfs_found *f);
-int lfs_origin_set(struct lfs *lfs, int layer, int lower, int upper);
 enum { LOWER_ABSENT, LOWER_WHITEOUT, LOWER_POSITIVE };
 int lfs_lower_state(struct lfs *lfs, struct lfs_inode *dir, const char *name);
 int lfs_name_ok(const char *name);
 int lfs_lookup_inode(struct lfs *lfs, struct lfs_inode *dir, const char *name,
 		     struct fuse_entry_param *e);
 void lfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+
+/* index.c */
+int lfs_origin_encode(struct lfs *lfs, int layer, int fd, struct lfs_fh *out);
+/* Record in UPPER that it was copied from LOWER (layer LAYER); best effort. */
+int lfs_origin_set(struct lfs *lfs, int layer, int lower, int upper);
+/* 0 with *FH, or -ENODATA when FD has no (valid) origin. */
+int lfs_origin_get(int fd, struct lfs_fh *fh);
+bool lfs_origin_matches(const struct lfs_fh *fh, int fd);
+/* Stat of the lower object FH names (root only), or -ESTALE. */
+int lfs_origin_decode(struct lfs *lfs, const struct lfs_fh *fh,
+		      struct stat *st);
+/* O_PATH fd of LOWER's index entry, or -ENOENT. */
+int lfs_index_open(struct lfs *lfs, const struct lfs_lower *lower);
+/*
+ * Move the staged copy of LOWER into the index: TMP in DIRFD, or with
+ * TMPFILE the O_TMPFILE DIRFD itself.  Returns an O_PATH fd of the entry
+ * or -errno (-EEXIST: there is one already).
+ */
+int lfs_index_publish(struct lfs *lfs, const struct lfs_lower *lower,
+		      int dirfd, const char *tmp, bool tmpfile);
+/* The link count the mount shows for an indexed UPPER. */
+int lfs_nlink_get(int upper, unsigned int *nlink);
+int lfs_nlink_set(struct lfs *lfs, int upper, unsigned int nlink);
 
 /* readdir.c */
 int lfs_dir_is_empty(struct lfs *lfs, struct lfs_inode *dir);

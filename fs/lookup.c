@@ -242,140 +242,41 @@ static int find_lower(struct lfs *lfs, struct lfs_inode *dir,
 	return 0;
 }
 
-/* The kernel's struct ovl_fb, the stored form of overlay.origin. */
-struct ovl_fb {
-	uint8_t version;
-	uint8_t magic;
-	uint8_t len;
-	uint8_t flags;
-	uint8_t type;
-	uint8_t uuid[16];
-	uint8_t fid[];
-} __attribute__((packed));
-
-#define OVL_FH_MAGIC 0xfb
-
-struct fh_buf {
-	struct file_handle fh;
-	unsigned char bytes[MAX_HANDLE_SZ];
-};
-
-static int handle_of(int fd, struct fh_buf *h)
-{
-	int mount_id;
-
-	h->fh.handle_bytes = MAX_HANDLE_SZ;
-	if (name_to_handle_at(fd, "", &h->fh, &mount_id, AT_EMPTY_PATH) < 0)
-		return -errno;
-	return 0;
-}
-
-/*
- * Record in UPPER (O_PATH) that it was copied up from LOWER in layer
- * LAYER, in the kernel's overlay.origin format.  Best effort: a
- * filesystem without file handles gets no origin.
- */
-int lfs_origin_set(struct lfs *lfs, int layer, int lower, int upper)
-{
-	struct fh_buf h;
-	unsigned char buf[sizeof(struct ovl_fb) + MAX_HANDLE_SZ];
-	struct ovl_fb *fb = (struct ovl_fb *)buf;
-
-	if (handle_of(lower, &h))
-		return 0;
-	memset(fb, 0, sizeof(*fb));
-	fb->magic = OVL_FH_MAGIC;
-	fb->len = sizeof(*fb) + h.fh.handle_bytes;
-	fb->type = h.fh.handle_type;
-	memcpy(fb->uuid, lfs->layers[layer].uuid, 16);
-	memcpy(fb->fid, h.fh.f_handle, h.fh.handle_bytes);
-	return xat_set(upper, wh_xattr(lfs->ns, "origin"), buf, fb->len, 0);
-}
-
-static int origin_get(int fd, unsigned char *buf, size_t size)
-{
-	ssize_t n = xat_get(fd, "trusted.overlay.origin", buf, size);
-
-	if (n < 0)
-		n = xat_get(fd, "user.overlay.origin", buf, size);
-	if (n < (ssize_t)sizeof(struct ovl_fb) ||
-	    ((struct ovl_fb *)buf)->magic != OVL_FH_MAGIC ||
-	    ((struct ovl_fb *)buf)->len != n)
-		return -ENODATA;
-	return n;
-}
-
-static bool origin_matches(const struct ovl_fb *fb, int fd)
-{
-	struct fh_buf h;
-	size_t n = fb->len - sizeof(*fb);
-
-	if (handle_of(fd, &h))
-		return false;
-	return h.fh.handle_type == fb->type && h.fh.handle_bytes == n &&
-	       !memcmp(h.fh.f_handle, fb->fid, n);
-}
-
 /*
  * The identity of the upper non-directory F->upper: its origin's, when
  * it has one that can be found.  The same name below is tried first
  * (cheap, and works without privileges); then, as root, the handle is
- * decoded on each lower filesystem.  Only the key is taken from a
- * decoded handle: the data is the upper's.
+ * decoded on each lower filesystem.  A copy of a lower hard link that is
+ * not in the index (made by the kernel without index=on) is a file of
+ * its own: it keeps its upper identity, as on the kernel.
  */
 static void resolve_origin(struct lfs *lfs, struct lfs_inode *dir,
 			   const char *name, struct lfs_found *f)
 {
-	unsigned char buf[sizeof(struct ovl_fb) + MAX_HANDLE_SZ];
-	struct ovl_fb *fb = (struct ovl_fb *)buf;
 	struct lfs_found low = { .upper = -1 };
 	struct walk w = { 0 };
-	struct fh_buf h;
-	int i, fd;
+	unsigned int nlink;
+	struct lfs_fh fh;
 	struct stat st;
 
-	if (origin_get(f->upper, buf, sizeof(buf)) < 0)
+	if (lfs_origin_get(f->upper, &fh) < 0)
 		return;
+	f->indexed = lfs_nlink_get(f->upper, &nlink) == 0;
 	if (!find_lower(lfs, dir, name, &low, &w) && low.nlower &&
-	    !S_ISDIR(low.st.st_mode) && origin_matches(fb, low.lower[0].fd)) {
+	    !S_ISDIR(low.st.st_mode) && lfs_origin_matches(&fh, low.lower[0].fd)) {
 		f->lower = low.lower;
 		f->nlower = 1;
 		free(w.redirect);
-		return;
+		return; /* lfs_find() makes the key */
 	}
 	lfs_found_free(&low);
 	free(w.redirect);
-	h.fh.handle_bytes = fb->len - sizeof(*fb);
-	h.fh.handle_type = fb->type;
-	memcpy(h.fh.f_handle, fb->fid, h.fh.handle_bytes);
-	for (i = lfs->has_upper; i < lfs->nlayers; i++) {
-		if (lfs->layers[i].handle_fd < 0 ||
-		    memcmp(lfs->layers[i].uuid, fb->uuid, 16))
-			continue;
-		fd = open_by_handle_at(lfs->layers[i].handle_fd, &h.fh,
-				       O_PATH | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		/* a broken lower hard link keeps the upper identity */
-		if (!fstatat(fd, "", &st, AT_EMPTY_PATH) &&
-		    st.st_dev == lfs->layers[i].dev && st.st_nlink == 1 &&
-		    (st.st_mode & S_IFMT) == (f->st.st_mode & S_IFMT)) {
-			f->key.dev = st.st_dev;
-			f->key.ino = st.st_ino;
-		}
-		close(fd);
-		return;
+	if (!lfs_origin_decode(lfs, &fh, &st) &&
+	    (st.st_mode & S_IFMT) == (f->st.st_mode & S_IFMT) &&
+	    (st.st_nlink == 1 || f->indexed)) {
+		f->key.dev = st.st_dev;
+		f->key.ino = st.st_ino;
 	}
-}
-
-/* Tells the names of one lower hard link apart (see layerfs.h). */
-static uint64_t name_key(struct lfs_inode *dir, const char *name)
-{
-	uint64_t h = XXH3_64bits_withSeed(name, strlen(name),
-					  XXH3_64bits(&dir->key,
-						      sizeof(dir->key)));
-
-	return h ? h : 1;
 }
 
 /*
@@ -428,6 +329,16 @@ int lfs_find(struct lfs *lfs, struct lfs_inode *dir, const char *name,
 done:
 	if (f->upper < 0 && !f->nlower)
 		return -ENOENT;
+	/* a lower file with several names may have its copy in the index */
+	if (f->upper < 0 && f->nlower && !S_ISDIR(f->st.st_mode) &&
+	    f->st.st_nlink > 1) {
+		int fd = lfs_index_open(lfs, &f->lower[0]);
+
+		if (fd >= 0) {
+			f->upper = fd;
+			f->indexed = true;
+		}
+	}
 	if (f->key.ino == 0) {
 		struct stat st;
 
@@ -438,13 +349,10 @@ done:
 			lfs_found_free(f);
 			return err;
 		}
-		if (f->nlower && !S_ISDIR(st.st_mode) && st.st_nlink > 1) {
-			/* see "Identity" in layerfs.h */
-			if (f->upper >= 0)
-				st = f->st;
-			else
-				f->key.name = name_key(dir, name);
-		}
+		/* a copy of a lower hard link outside the index: its own */
+		if (f->nlower && f->upper >= 0 && !S_ISDIR(st.st_mode) &&
+		    st.st_nlink > 1 && !f->indexed)
+			st = f->st;
 		f->key.dev = st.st_dev;
 		f->key.ino = st.st_ino;
 	}

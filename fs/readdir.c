@@ -198,10 +198,9 @@ static int dir_load(struct lfs *lfs, struct lfs_inode *ino, struct lfs_dir *d)
 	dir_clear(d);
 	pthread_rwlock_rdlock(&lfs->tree_lock);
 	parent = ino->parent ? ino->parent : ino;
-	pino = __atomic_load_n(&parent->st_ino, __ATOMIC_RELAXED);
+	pino = parent->st_ino;
 	pthread_rwlock_unlock(&lfs->tree_lock);
-	err = dir_add(d, ".", __atomic_load_n(&ino->st_ino, __ATOMIC_RELAXED),
-		      S_IFDIR);
+	err = dir_add(d, ".", ino->st_ino, S_IFDIR);
 	if (!err)
 		err = dir_add(d, "..", pino, S_IFDIR);
 	if (ino->deleted) /* removed while open: nothing is left in it */

@@ -394,9 +394,21 @@ static int prepare_work(struct lfs *lfs, struct layout *l)
 		return -1;
 	}
 	lfs->work_fd = openat(wfd, "work", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	close(wfd);
 	if (lfs->work_fd < 0) {
 		error("%s/work: %s", l->workpath, strerror(errno));
+		close(wfd);
+		return -1;
+	}
+	/* the index outlives mounts: copies of lower hard links (index.c) */
+	if (mkdirat(wfd, "index", 0700) < 0 && errno != EEXIST) {
+		error("%s/index: %s", l->workpath, strerror(errno));
+		close(wfd);
+		return -1;
+	}
+	lfs->index_fd = openat(wfd, "index", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	close(wfd);
+	if (lfs->index_fd < 0) {
+		error("%s/index: %s", l->workpath, strerror(errno));
 		return -1;
 	}
 	err = clean_work(lfs->work_fd);
@@ -488,15 +500,32 @@ static int setup_root(struct lfs *lfs)
 	return 0;
 }
 
+/*
+ * One descriptor per real object the kernel remembers: as many as we may
+ * have.  Root may go past the hard limit, up to fs.nr_open.
+ */
 static void raise_fd_limit(void)
 {
 	struct rlimit r;
+	unsigned long nr_open = 0;
+	FILE *f;
 
-	/* one descriptor per object the kernel remembers, per layer */
-	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
-		r.rlim_cur = r.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &r);
+	if (getrlimit(RLIMIT_NOFILE, &r))
+		return;
+	f = fopen("/proc/sys/fs/nr_open", "r");
+	if (f) {
+		if (fscanf(f, "%lu", &nr_open) != 1)
+			nr_open = 0;
+		fclose(f);
 	}
+	if (geteuid() == 0 && nr_open > r.rlim_max) {
+		struct rlimit big = { nr_open, nr_open };
+
+		if (setrlimit(RLIMIT_NOFILE, &big) == 0)
+			return;
+	}
+	r.rlim_cur = r.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &r);
 }
 
 static int fuse_options(struct lfs *lfs)
@@ -538,8 +567,10 @@ static void teardown(struct lfs *lfs)
 	}
 	free(lfs->layers);
 	free(lfs->fs_devs);
-	if (lfs->work_fd > 0)
+	if (lfs->work_fd >= 0)
 		close(lfs->work_fd);
+	if (lfs->index_fd >= 0)
+		close(lfs->index_fd);
 }
 
 /*
@@ -548,7 +579,7 @@ static void teardown(struct lfs *lfs)
  */
 int lfs_main(struct lfs_config *cfg)
 {
-	struct lfs lfs = { .cfg = cfg, .work_fd = -1 };
+	struct lfs lfs = { .cfg = cfg, .work_fd = -1, .index_fd = -1 };
 	struct layout l = { 0 };
 	struct fuse_loop_config *loop;
 	bool mounted = false;

@@ -33,15 +33,18 @@ static const char *const whiteout_names[] = {
 
 const char *wh_xattr(enum wh_ns ns, const char *what)
 {
-	if (!strcmp(what, "opaque"))
-		return opaque_names[ns];
-	if (!strcmp(what, "redirect"))
-		return redirect_names[ns];
-	if (!strcmp(what, "whiteout"))
-		return whiteout_names[ns];
-	if (!strcmp(what, "origin"))
-		return ns == WH_NS_TRUSTED ? "trusted.overlay.origin" :
-					     "user.overlay.origin";
+	static const char *const names[][2] = {
+		{ "trusted.overlay.opaque", "user.overlay.opaque" },
+		{ "trusted.overlay.redirect", "user.overlay.redirect" },
+		{ "trusted.overlay.whiteout", "user.overlay.whiteout" },
+		{ "trusted.overlay.origin", "user.overlay.origin" },
+		{ "trusted.overlay.nlink", "user.overlay.nlink" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(*names); i++)
+		if (!strcmp(names[i][0] + 16, what))
+			return names[i][ns];
 	return NULL;
 }
 

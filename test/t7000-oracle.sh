@@ -15,16 +15,17 @@ test_need_kovl
 seeds=${LFS_ORACLE_SEEDS:-"1 2 3"}
 ops=${LFS_ORACLE_OPS:-1000}
 
-# Layerfs always renames directories (redirect_dir=on) and breaks lower
-# hard links at copy-up as the kernel does without index=on.
+# Layerfs always renames directories (redirect_dir=on) and keeps lower
+# hard links across copy-up (index=on).
+kopts=redirect_dir=on,index=on
 for seed in $seeds; do
-	test_expect_success "seed $seed: $ops ops, kernel with redirect_dir=on" "
-		oracle_run $seed $ops redirect_dir=on
+	test_expect_success "seed $seed: $ops ops, kernel with $kopts" "
+		oracle_run $seed $ops $kopts
 	"
 done
 for seed in $seeds; do
 	test_expect_success "seed $seed: $ops ops on OCI-format layers" "
-		ORACLE_FORMAT=oci oracle_run $((seed + 100)) $ops redirect_dir=on
+		ORACLE_FORMAT=oci oracle_run $((seed + 100)) $ops $kopts
 	"
 done
 test_done
