@@ -238,9 +238,8 @@ int lfs_opts_parse(int argc, char **argv, struct lfs_config *cfg)
 			lfs_mount_usage(stdout);
 			return 1;
 		default:
-			error("%s: unknown option\n%s", argv[optind - 1],
-			      "usage: layerfs mount [-f] [-d] [-o OPTIONS] "
-			      "LOWERS [UPPER] MOUNTPOINT");
+			error("%s: unknown option (see 'layerfs mount --help')",
+			      argv[optind - 1]);
 			return -EINVAL;
 		}
 	}
@@ -286,9 +285,8 @@ int lfs_opts_parse(int argc, char **argv, struct lfs_config *cfg)
 	}
 	return 0;
 usage:
-	error("%s\n%s", npos ? "wrong number of arguments" : "no layers given",
-	      "usage: layerfs mount [-f] [-d] [-o OPTIONS] LOWERS [UPPER] "
-	      "MOUNTPOINT");
+	error("%s (see 'layerfs mount --help')",
+	      npos ? "wrong number of arguments" : "no layers given");
 	return -EINVAL;
 }
 

@@ -62,7 +62,15 @@ int main(int argc, char **argv)
 			log_set_cmd(commands[i].name);
 			return commands[i].fn(argc - 1, argv + 1);
 		}
-	/* mount_program and mount.fuse3 forms */
+	/* mount_program and mount.fuse3 forms: both carry -o */
+	for (i = 1; i < (size_t)argc; i++)
+		if (!strncmp(argv[i], "-o", 2))
+			break;
+	if (argv[1][0] != '-' && i == (size_t)argc) {
+		error("'%s' is not a layerfs command (see 'layerfs --help')",
+		      argv[1]);
+		return 1;
+	}
 	log_set_cmd("mount");
 	return cmd_mount(argc, argv);
 }
