@@ -239,6 +239,11 @@ void lfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fuse_entry_param e;
 	int err;
 
+	/* a char device 0/0 would read back as a whiteout */
+	if (S_ISCHR(mode) && rdev == 0) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
 	if (S_ISREG(mode))
 		o.oflags = O_WRONLY;
 	err = create_obj(req, lfs_inode(lfs, parent), name, &o, &e);

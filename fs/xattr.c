@@ -2,9 +2,10 @@
 /*
  * Extended attributes through the mount (the kernel's xattrs.c).  Reads
  * come from the topmost real object; a change copies up first.  The
- * overlay's own names (xat_is_private) are never listed, and reading or
- * writing them fails with EOPNOTSUPP, as on the kernel's overlayfs: a
- * forged redirect or origin could otherwise expose other files.
+ * overlay's own names (xat_is_private) are never listed, read as absent
+ * (ENODATA, as on the kernel's overlayfs) and cannot be set or removed
+ * (EOPNOTSUPP): a forged redirect or origin could otherwise expose other
+ * files.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@ void lfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	ssize_t n;
 
 	if (xat_is_private(name)) {
-		fuse_reply_err(req, EOPNOTSUPP);
+		fuse_reply_err(req, ENODATA); /* hidden: as if absent */
 		return;
 	}
 	if (size) {
