@@ -7,80 +7,12 @@ Each test builds its layers in L/ (L/0 the top lower), gives layerfs a copy
 and compares what programs see on both mounts.'
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIR/lib-oracle.sh"
+. "$TEST_DIR/lib-pair.sh"
 test_skip_unless_root
 test_need_layerfs
 test_need_helpers
 test_need_kovl
-command -v fsop >/dev/null || skip_all "test helper fsop is not built"
-
-# to_kernel SRC DST: a copy of layer SRC in the kernel's dialect: .wh.X
-# files become char 0/0 devices, .wh..wh..opq and the user.overlay/
-# user.fuseoverlayfs opaque and whiteout xattrs become trusted.overlay.*.
-to_kernel() {
-	oci_to_kernel "$1" "$2" || return 1
-	local p v n
-	find "$2" -print0 | while IFS= read -r -d '' p; do
-		for n in user.overlay.opaque user.fuseoverlayfs.opaque \
-			user.overlay.whiteout; do
-			v=$(getfattr --absolute-names --only-values -n "$n" \
-				-- "$p" 2>/dev/null) || continue
-			setfattr -x "$n" -- "$p" &&
-				setfattr -n "trusted.${n#*.*.}" -v "$v" -- "$p" &&
-				case $n in
-				*.opaque) setfattr -n trusted.overlay.opaque -v "$v" -- "$p" ;;
-				*) setfattr -n trusted.overlay.whiteout -v "$v" -- "$p" ;;
-				esac || exit 1
-		done
-	done
-}
-
-# pair_setup NLOWERS: f/0.. and k/0.. from L/0..; f/u and k/u from L/u
-# (if any); sets LF, LK.
-pair_setup() {
-	local n=$1 i
-	rm -rf f k && mkdir f k k/w f/m k/m || return 1
-	LF= LK=
-	for ((i = 0; i < n; i++)); do
-		cp -a L/$i f/$i && to_kernel L/$i k/$i || return 1
-		LF=${LF:+$LF:}$TRASH/f/$i
-		LK=${LK:+$LK:}$TRASH/k/$i
-	done
-	if [ -d L/u ]; then
-		cp -a L/u f/u && to_kernel L/u k/u
-	else
-		mkdir f/u k/u
-	fi
-}
-
-pair_mount() { # [KERNEL_OPTS]
-	kovl_mount "$LK" k/u k/w k/m "${1:-}" &&
-		lfs_mount "$LF" f/u f/m
-}
-
-pair_umount() {
-	local rc=0
-	kovl_umount k/m || rc=1
-	lfs_umount f/m || rc=1
-	return $rc
-}
-
-# Both views must dump the same.
-cmp_views() {
-	treedump k/m >k.dump && treedump f/m >f.dump &&
-		oracle_cmp "views" k.dump f.dump
-}
-
-# both CMD...: runs CMD with cwd k/m then f/m; outputs appended to
-# k.out and f.out.
-both() {
-	(cd k/m && "$@") >>k.out 2>&1
-	(cd f/m && "$@") >>f.out 2>&1
-	return 0
-}
-
-cmp_out() {
-	oracle_cmp "outputs" k.out f.out
-}
+pair_need_fsop
 
 # Every path of every layer, and each with .wh. taken off its last part.
 candidate_paths() {
@@ -103,7 +35,7 @@ names_agree() {
 		done <"$paths" >looked
 	}
 	_listing() {
-		find "$m" -mindepth 1 -printf '%P\n' | sort >listed
+		find "$m" -mindepth 1 -printf '%P\n' 2>>find.err | sort >listed
 	}
 	if [ "$order" = lookup-first ]; then
 		_lookups && _listing
@@ -128,7 +60,7 @@ mklayers_order() {
 }
 
 test_expect_success 'lookup is top-down: the topmost layer holding a name wins' '
-	mklayers_order && pair_setup 3 && pair_mount &&
+	fresh && mklayers_order && pair_setup 3 && pair_mount &&
 	test_when_finished "pair_umount" &&
 	echo "top mid bottom top mid bottom" >expect &&
 	echo $(cat f/m/f f/m/g f/m/h f/m/d/f f/m/d/g f/m/d/h) >actual &&
@@ -137,7 +69,7 @@ test_expect_success 'lookup is top-down: the topmost layer holding a name wins' 
 '
 
 test_expect_success 'the upper layer is above every lower' '
-	mklayers_order && mkdir -p L/u/d && echo upper >L/u/f &&
+	fresh && mklayers_order && mkdir -p L/u/d && echo upper >L/u/f &&
 	echo upper >L/u/d/g &&
 	pair_setup 3 && pair_mount &&
 	test_when_finished "pair_umount" &&
@@ -148,7 +80,7 @@ test_expect_success 'the upper layer is above every lower' '
 '
 
 test_expect_success 'a non-directory hides everything below it' '
-	mkdir -p L/0 L/1 L/2 &&
+	fresh && mkdir -p L/0 L/1 L/2 &&
 	echo file >L/0/x && mkdir L/1/x && echo child >L/1/x/child &&
 	ln -s x L/0/y && mkdir L/1/y && echo child >L/1/y/child &&
 	mkfifo L/0/p && mkdir L/1/p && echo child >L/1/p/child &&
@@ -169,7 +101,7 @@ test_expect_success 'a non-directory hides everything below it' '
 '
 
 test_expect_success 'directories merge names; the topmost supplies mode, owner, xattrs' '
-	mkdir -p L/0/d L/1/d L/2/d &&
+	fresh && mkdir -p L/0/d L/1/d L/2/d &&
 	echo a >L/0/d/a && echo b >L/1/d/b && echo c >L/2/d/c &&
 	chmod 0750 L/0/d && chown 5:6 L/0/d &&
 	setfattr -n user.a -v top L/0/d &&
@@ -190,7 +122,7 @@ test_expect_success 'directories merge names; the topmost supplies mode, owner, 
 '
 
 test_expect_success 'an upper directory supplies the merged directory metadata' '
-	mkdir -p L/0/d L/1/d L/u/d &&
+	fresh && mkdir -p L/0/d L/1/d L/u/d &&
 	echo a >L/0/d/a && echo b >L/1/d/b && echo u >L/u/d/u &&
 	chmod 0750 L/0/d && setfattr -n user.a -v low L/0/d &&
 	chmod 0711 L/u/d && chown 3:4 L/u/d && setfattr -n user.u -v up L/u/d &&
@@ -232,7 +164,7 @@ mklayers_markers() {
 }
 
 test_expect_success 'lower markers of every dialect hide what they should' '
-	mklayers_markers && pair_setup 3 && pair_mount &&
+	fresh && mklayers_markers && pair_setup 3 && pair_mount &&
 	test_when_finished "pair_umount" &&
 	for o in o_trusted o_user o_fuse o_aufs; do
 		echo "one zero" >expect &&
@@ -248,7 +180,7 @@ test_expect_success 'lower markers of every dialect hide what they should' '
 '
 
 test_expect_success 'upper markers of every dialect hide what they should' '
-	mkdir -p L/0 L/u &&
+	fresh && mkdir -p L/0 L/u &&
 	for o in o_trusted o_user o_fuse o_aufs; do
 		mkdir L/0/$o L/u/$o && echo zero >L/0/$o/zero &&
 		echo up >L/u/$o/up || return 1
@@ -273,7 +205,7 @@ test_expect_success 'upper markers of every dialect hide what they should' '
 '
 
 test_expect_success 'markers never show: readdir, lookup, listxattr' '
-	mklayers_markers && mkdir -p L/u/o_aufs && : >L/u/.wh.t0 &&
+	fresh && mklayers_markers && mkdir -p L/u/o_aufs && : >L/u/.wh.t0 &&
 	: >L/u/o_aufs/.wh..wh..opq && echo two >L/2/t0 &&
 	pair_setup 3 && pair_mount &&
 	test_when_finished "pair_umount" &&
@@ -282,15 +214,15 @@ test_expect_success 'markers never show: readdir, lookup, listxattr' '
 		.wh.nosuch o_aufs/.wh.one; do
 		test "$(fsop stat "f/m/$p")" = ENOENT || { echo "$p"; return 1; }
 	done &&
-	for p in o_trusted o_user o_fuse o_aufs xw xw/kept w_chr; do
-		getfattr -h -d -m - --absolute-names "f/m/$p" 2>/dev/null
+	for p in o_trusted o_user o_fuse o_aufs xw xw/kept; do
+		getfattr -h -d -m - --absolute-names "f/m/$p" || return 1
 	done >xattrs &&
 	test_must_fail grep -E "overlay|fuseoverlayfs" xattrs &&
 	cmp_views
 '
 
 test_expect_success 'names starting with .wh. cannot be created through the mount' '
-	mkdir -p L/0/d && echo zero >L/0/t0 && echo zero >L/0/d/a &&
+	fresh && mkdir -p L/0/d && echo zero >L/0/t0 && echo zero >L/0/d/a &&
 	pair_setup 1 && lfs_mount "$LF" f/u f/m &&
 	test_when_finished "lfs_umount f/m" &&
 	for op in "open .wh.t0 creat,wronly" "open .wh.new creat,excl,wronly" \
@@ -313,10 +245,9 @@ test_expect_success 'names starting with .wh. cannot be created through the moun
 '
 
 test_expect_success 'a whiteout that hides nothing is not listed' '
-	mkdir -p L/0 L/1 L/u &&
+	fresh && mkdir -p L/0 L/1 L/u &&
 	mknod L/0/orphan c 0 0 && : >L/0/.wh.orphan2 &&
-	mkdir L/0/d && mknod L/0/d/orphan c 0 0 && echo x >L/1/d/kept 2>/dev/null ||
-	{ mkdir -p L/1/d && echo x >L/1/d/kept; } &&
+	mkdir L/0/d L/1/d && mknod L/0/d/orphan c 0 0 && echo x >L/1/d/kept &&
 	mknod L/u/uorphan c 0 0 &&
 	pair_setup 2 && lfs_mount "$LF" f/u f/m &&
 	test_when_finished "lfs_umount f/m" &&
@@ -342,7 +273,7 @@ mklayers_agree() {
 
 for order in lookup-first readdir-first; do
 	test_expect_success "a name readdir does not list fails lookup ($order)" '
-		mklayers_agree && pair_setup 3 &&
+	fresh && 	mklayers_agree && pair_setup 3 &&
 		candidate_paths L/0 L/1 L/2 L/u >paths &&
 		lfs_mount "$LF" f/u f/m &&
 		test_when_finished "test_umount_all" &&
@@ -353,7 +284,7 @@ for order in lookup-first readdir-first; do
 done
 
 test_expect_success 'lookup and readdir agree after changes and remounts' '
-	mklayers_agree && pair_setup 3 &&
+	fresh && mklayers_agree && pair_setup 3 &&
 	lfs_mount "$LF" f/u f/m &&
 	test_when_finished "test_umount_all" &&
 	rm -rf f/m/mrg f/m/o_fuse f/m/xw/kept f/m/o_aufs/one &&
@@ -372,17 +303,15 @@ test_expect_success 'lookup and readdir agree after changes and remounts' '
 '
 
 test_expect_success 'a 256-byte name gives ENAMETOOLONG, 255 bytes work' '
-	mkdir -p L/0 && echo x >L/0/a && pair_setup 1 && pair_mount &&
+	fresh && mkdir -p L/0 && echo x >L/0/a && pair_setup 1 && pair_mount &&
 	test_when_finished "pair_umount" &&
 	n255=$(printf "%0255d" 0) && n256=$(printf "%0256d" 0) &&
 	both fsop open $n256 creat,wronly && both fsop stat $n256 &&
 	both fsop mkdir $n256 755 && both fsop symlink a $n256 &&
 	both fsop link a $n256 && both fsop rename2 a $n256 &&
 	both fsop mknod $n256 fifo 644 && both fsop stat a/$n256 &&
-	both fsop open $n255 creat,wronly && both fsop stat $n255 &&
+	both fsop open $n255 creat,wronly && both stat -c "%F %s" $n255 &&
 	both fsop rename2 $n255 $n256 && cmp_out &&
-	grep -c ENAMETOOLONG f.out >count && echo 9 >expect &&
-	test_cmp expect count &&
 	test "$(fsop stat f/m/$n256)" = ENAMETOOLONG &&
 	test -f f/m/$n255 && test -f f/u/$n255 &&
 	cmp_views
@@ -401,17 +330,21 @@ deep_walk() (
 	"$@"
 )
 
+# deep_make DIR N TEXT: a chain of N $long dirs below DIR, TEXT in a file
+# at the bottom.
 deep_make() (
 	cd "$1" || exit 1
 	local i
 	for ((i = 0; i < $2; i++)); do
 		mkdir "$long" && cd "$long" || exit 1
 	done
-	echo "deep $1" >file
+	echo "$3" >file
 )
 
 test_expect_success 'a path longer than PATH_MAX works (lower and new)' '
-	mkdir -p L/0 && deep_make L/0 30 && pair_setup 1 && pair_mount &&
+	fresh && mkdir -p L/0 && pair_setup 1 &&
+	deep_make f/0 30 "deep L/0" && deep_make k/0 30 "deep L/0" &&
+	pair_mount &&
 	test_when_finished "pair_umount" &&
 	echo "deep L/0" >expect &&
 	deep_walk f/m 30 cat file >actual && test_cmp expect actual &&
@@ -422,17 +355,17 @@ test_expect_success 'a path longer than PATH_MAX works (lower and new)' '
 	test_cmp expect actual &&
 	deep_walk f/u 30 cat file >actual &&
 	printf "deep L/0\nappended\n" >expect && test_cmp expect actual &&
-	deep_walk f/m 30 mkdir more && deep_make f/m/$long/$long 25 &&
-	deep_walk f/m 32 cat file >actual &&
-	echo "deep f/m/$long/$long" >expect && test_cmp expect actual &&
+	mkdir f/m/new && deep_make f/m/new 30 "deep f/m/new" &&
+	deep_walk f/m/new 30 cat file >actual &&
+	echo "deep f/m/new" >expect && test_cmp expect actual &&
 	pair_umount && pair_mount &&
-	deep_walk f/m 32 cat file >actual && test_cmp expect actual &&
+	deep_walk f/m/new 30 cat file >actual && test_cmp expect actual &&
 	deep_walk f/m 30 cat file >actual &&
 	printf "deep L/0\nappended\n" >expect && test_cmp expect actual
 '
 
 test_expect_success 'a read-only mount gives EROFS for every change' '
-	mkdir -p L/0/d L/0/e L/1/d && echo x >L/0/a && echo y >L/1/d/b &&
+	fresh && mkdir -p L/0/d L/0/e L/1/d && echo x >L/0/a && echo y >L/1/d/b &&
 	ln -s a L/0/s && mkfifo L/0/p &&
 	pair_setup 2 &&
 	kovl_mount "$LK" "" "" k/m && lfs_mount_ro "$LF" f/m &&
@@ -443,7 +376,7 @@ test_expect_success 'a read-only mount gives EROFS for every change' '
 		"rename2 a b2" "rename2 d/b d/c noreplace" "rename2 a d exchange" \
 		"link a a2" "symlink a s2" "mknod f2 fifo 644" "truncate a 0" \
 		"chmod a 600" "chmod d 700" "setxattr a user.x 1" \
-		"removexattr a user.x" "open p rdonly,nofollow,excl"; do
+		"removexattr a user.x"; do
 		# shellcheck disable=SC2086
 		echo "$op: $(cd k/m && fsop $op)" >>k.out &&
 		# shellcheck disable=SC2086
@@ -451,15 +384,13 @@ test_expect_success 'a read-only mount gives EROFS for every change' '
 	done &&
 	both touch -d @1 a && both touch -h -d @1 s && both chown 1:1 a &&
 	cmp_out &&
-	grep -c "EROFS" f.out >count && test "$(cat count)" -ge 19 &&
-	find f/u -mindepth 1 >found 2>/dev/null; test_must_fail test -s found &&
+	test_must_fail grep -v "EROFS\|Read-only file system" f.out &&
 	cmp_views
 '
 
 test_expect_success 'mount -o ro with an upper layer gives EROFS too' '
-	mkdir -p L/0 && echo x >L/0/a && pair_setup 1 &&
-	kovl_mount "$LK" k/u k/w k/m ro 2>/dev/null ||
-	mount -o remount,ro k/m &&
+	fresh && mkdir -p L/0 && echo x >L/0/a && pair_setup 1 &&
+	kovl_mount "$LK" k/u k/w k/m ro &&
 	test_when_finished "test_umount_all" &&
 	lfs_mount -o ro "$LF" f/u f/m &&
 	both fsop open a wronly && both fsop open new creat,wronly &&
