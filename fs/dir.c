@@ -119,8 +119,6 @@ static int new_entry(struct lfs *lfs, struct lfs_inode *dir, int udir,
 		     const char *name, struct fuse_entry_param *e)
 {
 	struct lfs_found f = { .upper = -1 };
-	struct lfs_inode *ino;
-	struct stat st;
 	int err;
 
 	f.upper = openat(udir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -133,16 +131,7 @@ static int new_entry(struct lfs *lfs, struct lfs_inode *dir, int udir,
 	}
 	f.key.dev = f.st.st_dev;
 	f.key.ino = f.st.st_ino;
-	ino = lfs_inode_get(lfs, dir, name, &f);
-	if (!ino)
-		return -ENOMEM;
-	err = lfs_inode_stat(lfs, ino, -1, &st);
-	if (err) {
-		lfs_inode_forget(lfs, ino, 1);
-		return err;
-	}
-	lfs_fill_entry(lfs, ino, &st, e);
-	return 0;
+	return lfs_entry(lfs, dir, name, &f, e);
 }
 
 /*

@@ -230,6 +230,29 @@ void lfs_fill_entry(struct lfs *lfs, struct lfs_inode *ino,
 	e->entry_timeout = lfs->timeout;
 }
 
+/*
+ * The reply to a lookup of NAME in DIR that found F: the inode (its
+ * nlookup raised) and its attributes, in E.  F is emptied.  0 or -errno.
+ */
+int lfs_entry(struct lfs *lfs, struct lfs_inode *dir, const char *name,
+	      struct lfs_found *f, struct fuse_entry_param *e)
+{
+	struct lfs_inode *ino;
+	struct stat st;
+	int err;
+
+	ino = lfs_inode_get(lfs, dir, name, f);
+	if (!ino)
+		return -ENOMEM;
+	err = lfs_inode_stat(lfs, ino, -1, &st);
+	if (err) {
+		lfs_inode_forget(lfs, ino, 1);
+		return err;
+	}
+	lfs_fill_entry(lfs, ino, &st, e);
+	return 0;
+}
+
 void lfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lfs *lfs = lfs_of(req);

@@ -182,6 +182,8 @@ void lfs_inode_set_parent(struct lfs *lfs, struct lfs_inode *ino,
 			  struct lfs_inode *parent, const char *name);
 void lfs_fill_entry(struct lfs *lfs, struct lfs_inode *ino,
 		    const struct stat *st, struct fuse_entry_param *e);
+int lfs_entry(struct lfs *lfs, struct lfs_inode *dir, const char *name,
+	      struct lfs_found *f, struct fuse_entry_param *e);
 void lfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		 int to_set, struct fuse_file_info *fi);

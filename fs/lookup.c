@@ -388,23 +388,12 @@ int lfs_lookup_inode(struct lfs *lfs, struct lfs_inode *dir, const char *name,
 		     struct fuse_entry_param *e)
 {
 	struct lfs_found f;
-	struct lfs_inode *ino;
-	struct stat st;
 	int err;
 
 	err = lfs_find(lfs, dir, name, &f);
 	if (err)
 		return err;
-	ino = lfs_inode_get(lfs, dir, name, &f);
-	if (!ino)
-		return -ENOMEM;
-	err = lfs_inode_stat(lfs, ino, -1, &st);
-	if (err) {
-		lfs_inode_forget(lfs, ino, 1);
-		return err;
-	}
-	lfs_fill_entry(lfs, ino, &st, e);
-	return 0;
+	return lfs_entry(lfs, dir, name, &f, e);
 }
 
 void lfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)

@@ -115,54 +115,46 @@ static int check_workdir_contents(const char *path)
 	return ok;
 }
 
-/* Remove NAME in DIRFD and everything below it. */
-static int rm_tree_at(int dirfd, const char *name)
+static int rm_tree_at(int dirfd, const char *name);
+
+/* Remove everything in the directory DIRFD (which stays open). */
+static int rm_contents(int dirfd)
 {
 	struct dirent *de;
 	int fd, err = 0;
 	DIR *d;
+
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while (!err && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			err = rm_tree_at(fd, de->d_name);
+	closedir(d);
+	return err;
+}
+
+/* Remove NAME in DIRFD and everything below it. */
+static int rm_tree_at(int dirfd, const char *name)
+{
+	int fd, err;
 
 	if (!unlinkat(dirfd, name, 0) || errno == ENOENT)
 		return 0;
 	if (errno != EISDIR && errno != EPERM)
 		return -errno;
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					 O_CLOEXEC);
+	fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	while (!err && (de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			err = rm_tree_at(fd, de->d_name);
-	closedir(d);
+	err = rm_contents(fd);
+	close(fd);
 	if (!err && unlinkat(dirfd, name, AT_REMOVEDIR) < 0)
 		err = -errno;
-	return err;
-}
-
-/* Empty WORK/work of what an earlier, killed daemon left behind. */
-static int clean_work(int work)
-{
-	struct dirent *de;
-	int fd, err = 0;
-	DIR *d;
-
-	fd = openat(work, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	while (!err && (de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			err = rm_tree_at(fd, de->d_name);
-	closedir(d);
 	return err;
 }
 
@@ -411,7 +403,8 @@ static int prepare_work(struct lfs *lfs, struct layout *l)
 		error("%s/index: %s", l->workpath, strerror(errno));
 		return -1;
 	}
-	err = clean_work(lfs->work_fd);
+	/* what an earlier, killed daemon left behind */
+	err = rm_contents(lfs->work_fd);
 	if (err) {
 		error("%s/work: cannot empty it: %s", l->workpath,
 		      strerror(-err));
