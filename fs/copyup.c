@@ -44,7 +44,7 @@ static int proc_open(int fd, int flags)
 }
 
 /* Data, owner and mode, xattrs, times: into the open regular file OUT. */
-static int fill_regular(struct lfs *lfs, struct lfs_lower *src,
+static int fill_regular(struct lfs *lfs, struct stack_obj *src,
 			const struct stat *st, int out, off_t len)
 {
 	int in, err;
@@ -68,7 +68,7 @@ static int fill_regular(struct lfs *lfs, struct lfs_lower *src,
 }
 
 /* Owner, mode, xattrs and times for the staged object TMP in the work dir. */
-static int fill_other(struct lfs *lfs, struct lfs_lower *src,
+static int fill_other(struct lfs *lfs, struct stack_obj *src,
 		      const struct stat *st, const char *tmp)
 {
 	int fd, err;
@@ -90,7 +90,7 @@ static int fill_other(struct lfs *lfs, struct lfs_lower *src,
 }
 
 /* Stage a copy of a non-regular SRC as TMP in the work dir. */
-static int stage_other(struct lfs_lower *src, const struct stat *st,
+static int stage_other(struct stack_obj *src, const struct stat *st,
 		       int work, const char *tmp)
 {
 	char *target = NULL;
@@ -140,7 +140,7 @@ static void link_name(int fd, int udir, const char *name)
 static int copy_up_one(struct lfs *lfs, struct lfs_inode *ino, int udir,
 		       const char *name, off_t len)
 {
-	struct lfs_lower *src = &ino->lower[0];
+	struct stack_obj *src = &ino->lower[0];
 	struct stat st, pst;
 	char tmp[32] = "", p[32];
 	int out = -1, fd, err;

@@ -153,7 +153,7 @@ static int index_name(struct lfs *lfs, int layer, int lower,
 	return 0;
 }
 
-int lfs_index_open(struct lfs *lfs, const struct lfs_lower *lower)
+int lfs_index_open(struct lfs *lfs, const struct stack_obj *lower)
 {
 	char name[2 * LFS_FH_MAX + 1];
 	int fd, err;
@@ -167,7 +167,7 @@ int lfs_index_open(struct lfs *lfs, const struct lfs_lower *lower)
 	return fd < 0 ? -errno : fd;
 }
 
-int lfs_index_publish(struct lfs *lfs, const struct lfs_lower *lower,
+int lfs_index_publish(struct lfs *lfs, const struct stack_obj *lower,
 		      int dirfd, const char *tmp, bool tmpfile)
 {
 	char name[2 * LFS_FH_MAX + 1], p[32];

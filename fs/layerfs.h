@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "stack.h"
 #include "table.h"
 #include "whiteout.h"
 
@@ -82,10 +83,6 @@ struct lfs_fh {
 	uint8_t buf[LFS_FH_MAX];
 };
 
-struct lfs_lower {
-	int layer; /* index into lfs->layers */
-	int fd;	   /* O_PATH */
-};
 
 struct lfs_inode {
 	UT_hash_handle hh;
@@ -102,7 +99,7 @@ struct lfs_inode {
 	pthread_mutex_t lock;
 	int upper;		 /* O_PATH or -1 */
 	int nlower;
-	struct lfs_lower *lower; /* dirs: merge stack; else the origin */
+	struct stack_obj *lower; /* dirs: merge stack; else the origin */
 	bool deleted;		 /* its last name is gone */
 	bool indexed;		 /* upper is an index entry: see index.c */
 };
@@ -110,6 +107,7 @@ struct lfs_inode {
 struct lfs {
 	struct lfs_config *cfg;
 	struct lfs_layer *layers; /* [0] is the upper when has_upper */
+	int *roots;		  /* layers[i].fd, for stack_find() */
 	int nlayers;
 	bool has_upper;
 	int work_fd;  /* WORKDIR/work: copy-up staging */
@@ -133,7 +131,7 @@ struct lfs_found {
 	int upper;     /* O_PATH or -1 */
 	struct stat st; /* of the topmost object */
 	int nlower;
-	struct lfs_lower *lower;
+	struct stack_obj *lower;
 	struct lfs_key key;
 	bool redirected;
 	bool indexed;
@@ -215,13 +213,13 @@ bool lfs_origin_matches(const struct lfs_fh *fh, int fd);
 int lfs_origin_decode(struct lfs *lfs, const struct lfs_fh *fh,
 		      struct stat *st);
 /* O_PATH fd of LOWER's index entry, or -ENOENT. */
-int lfs_index_open(struct lfs *lfs, const struct lfs_lower *lower);
+int lfs_index_open(struct lfs *lfs, const struct stack_obj *lower);
 /*
  * Move the staged copy of LOWER into the index: TMP in DIRFD, or with
  * TMPFILE the O_TMPFILE DIRFD itself.  Returns an O_PATH fd of the entry
  * or -errno (-EEXIST: there is one already).
  */
-int lfs_index_publish(struct lfs *lfs, const struct lfs_lower *lower,
+int lfs_index_publish(struct lfs *lfs, const struct stack_obj *lower,
 		      int dirfd, const char *tmp, bool tmpfile);
 /* The link count the mount shows for an indexed UPPER. */
 int lfs_nlink_get(int upper, unsigned int *nlink);

@@ -23,7 +23,25 @@
 
 #include "layerfs.h"
 #include "log.h"
+#include "stack.h"
 #include "xattr.h"
+
+/* Search NAME below DIR's lower layers, into F (see stack.h). */
+static int find_lower(struct lfs *lfs, struct lfs_inode *dir,
+		      const char *name, struct lfs_found *f,
+		      struct stack_walk *w)
+{
+	struct stack_set set = { .n = f->nlower, .objs = f->lower };
+	int err;
+
+	err = stack_find(lfs->roots, lfs->nlayers, dir->lower, dir->nlower,
+			 name, f->upper >= 0, &set, w);
+	f->lower = set.objs;
+	f->nlower = set.n;
+	if (f->upper < 0)
+		f->st = set.st;
+	return err;
+}
 
 void lfs_found_free(struct lfs_found *f)
 {
@@ -46,202 +64,6 @@ int lfs_name_ok(const char *name)
 	return 0;
 }
 
-static int push_lower(struct lfs_found *f, int layer, int fd)
-{
-	struct lfs_lower *l;
-
-	l = realloc(f->lower, (f->nlower + 1) * sizeof(*l));
-	if (!l) {
-		close(fd);
-		return -ENOMEM;
-	}
-	f->lower = l;
-	l[f->nlower].layer = layer;
-	l[f->nlower].fd = fd;
-	f->nlower++;
-	return 0;
-}
-
-/*
- * Open NAME in the layer directory DIRFD.  Returns 1 with *FD and *ST
- * for a visible object, 0 when the name is absent, -ENOENT when it is
- * whited out here (so nothing below counts), or another -errno.
- */
-static int find_one(int dirfd, const char *name, int *fd, struct stat *st)
-{
-	int dflags;
-
-	*fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (*fd < 0) {
-		if (errno != ENOENT)
-			return errno == ENOTDIR ? 0 : -errno;
-		return wh_has_wh_file(dirfd, name) ? -ENOENT : 0;
-	}
-	if (fstatat(*fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
-		int err = -errno;
-
-		close(*fd);
-		return err;
-	}
-	dflags = 0;
-	if (S_ISREG(st->st_mode) && st->st_size == 0) {
-		dflags = wh_dir_flags(dirfd);
-		if (dflags < 0)
-			dflags = 0;
-	}
-	if (wh_is_whiteout(*fd, st, dflags)) {
-		close(*fd);
-		return -ENOENT;
-	}
-	return 1;
-}
-
-/*
- * Walk the absolute redirect PATH from the root of a layer, one
- * component at a time and never through a symlink.  Same returns as
- * find_one(); *STOP is set when a directory on the way is opaque in
- * this layer, which ends the search below it.
- */
-static int find_path(int rootfd, const char *path, int *fd, struct stat *st,
-		     bool *stop)
-{
-	char *copy = strdup(path), *comp, *save = NULL;
-	int dir = -1, r = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	*fd = -1;
-	for (comp = strtok_r(copy, "/", &save); comp;
-	     comp = strtok_r(NULL, "/", &save)) {
-		int parent = dir >= 0 ? dir : rootfd;
-
-		if (*fd >= 0) {
-			/* the previous component must be a directory */
-			if (!S_ISDIR(st->st_mode)) {
-				r = 0;
-				close(*fd);
-				*fd = -1;
-				break;
-			}
-			if (dir >= 0)
-				close(dir);
-			dir = *fd;
-			parent = dir;
-			*fd = -1;
-			if (wh_dir_flags(dir) & WH_DIR_OPAQUE)
-				*stop = true;
-		}
-		r = find_one(parent, comp, fd, st);
-		if (r <= 0) {
-			*fd = -1;
-			break;
-		}
-	}
-	if (dir >= 0)
-		close(dir);
-	free(copy);
-	if (r <= 0 && *fd >= 0) {
-		close(*fd);
-		*fd = -1;
-	}
-	return r;
-}
-
-/* Redirect state while going down the layers. */
-struct walk {
-	char *redirect; /* NULL: the plain name */
-	bool absolute;
-	int next_layer; /* with an absolute redirect: first layer to try */
-	bool whiteout;	/* the search ended at a whiteout */
-};
-
-/*
- * Take the lower object FD found in LAYER into F.  Returns 1 when the
- * search must stop below, 0 to go on, or -errno.
- */
-static int take_lower(struct lfs_found *f, int layer, int fd,
-		      const struct stat *st, struct walk *w)
-{
-	bool have = f->upper >= 0 || f->nlower;
-	int flags, err;
-
-	if (have && !S_ISDIR(st->st_mode)) {
-		close(fd); /* a non-directory under a directory ends it */
-		return 1;
-	}
-	if (!have)
-		f->st = *st;
-	err = push_lower(f, layer, fd);
-	if (err)
-		return err;
-	if (!S_ISDIR(st->st_mode))
-		return 1;
-	flags = wh_dir_flags(fd);
-	if (flags > 0 && (flags & WH_DIR_REDIRECT)) {
-		char *r;
-
-		if (!wh_get_redirect(fd, &r)) {
-			free(w->redirect);
-			w->redirect = r;
-			w->absolute = r[0] == '/';
-			w->next_layer = layer + 1;
-		}
-	}
-	return flags > 0 && (flags & WH_DIR_OPAQUE);
-}
-
-/*
- * Search the lower layers below DIR for NAME (or for W's redirect),
- * appending to F.  Returns 0 or -errno; ENOENT is not an error here.
- */
-static int find_lower(struct lfs *lfs, struct lfs_inode *dir,
-		      const char *name, struct lfs_found *f, struct walk *w)
-{
-	struct stat st;
-	int i, fd, r;
-
-	for (i = 0; i < dir->nlower && !w->absolute; i++) {
-		r = find_one(dir->lower[i].fd, w->redirect ? w->redirect : name,
-			     &fd, &st);
-		if (r == -ENOENT) {
-			w->whiteout = true;
-			return 0;
-		}
-		if (r < 0)
-			return r;
-		if (r == 0)
-			continue;
-		r = take_lower(f, dir->lower[i].layer, fd, &st, w);
-		if (r)
-			return r < 0 ? r : 0;
-	}
-	if (!w->absolute)
-		return 0;
-	for (i = w->next_layer; i < lfs->nlayers; i++) {
-		bool stop = false;
-
-		r = find_path(lfs->layers[i].fd, w->redirect, &fd, &st, &stop);
-		if (r == -ENOENT) {
-			w->whiteout = true;
-			return 0;
-		}
-		if (r < 0)
-			return r;
-		if (r > 0) {
-			bool was_abs = w->absolute;
-
-			r = take_lower(f, i, fd, &st, w);
-			if (r)
-				return r < 0 ? r : 0;
-			if (was_abs && w->next_layer == i + 1 && !w->absolute)
-				return 0; /* a relative redirect below: rare */
-		}
-		if (stop)
-			return 0;
-	}
-	return 0;
-}
-
 /*
  * The identity of the upper non-directory F->upper: its origin's, when
  * it has one that can be found.  The same name below is tried first
@@ -254,7 +76,7 @@ static void resolve_origin(struct lfs *lfs, struct lfs_inode *dir,
 			   const char *name, struct lfs_found *f)
 {
 	struct lfs_found low = { .upper = -1 };
-	struct walk w = { 0 };
+	struct stack_walk w = { 0 };
 	unsigned int nlink;
 	struct lfs_fh fh;
 	struct stat st;
@@ -287,7 +109,7 @@ static void resolve_origin(struct lfs *lfs, struct lfs_inode *dir,
 int lfs_find(struct lfs *lfs, struct lfs_inode *dir, const char *name,
 	     struct lfs_found *f)
 {
-	struct walk w = { 0 };
+	struct stack_walk w = { 0 };
 	int udir = lfs_upper_fd(dir), err, r, flags;
 
 	memset(f, 0, sizeof(*f));
@@ -298,7 +120,7 @@ int lfs_find(struct lfs *lfs, struct lfs_inode *dir, const char *name,
 		return -EINVAL;
 
 	if (udir >= 0) {
-		r = find_one(udir, name, &f->upper, &f->st);
+		r = stack_find_one(udir, name, &f->upper, &f->st);
 		if (r < 0) {
 			f->upper = -1;
 			return r;
@@ -366,7 +188,7 @@ done:
 int lfs_lower_state(struct lfs *lfs, struct lfs_inode *dir, const char *name)
 {
 	struct lfs_found f = { .upper = -1 };
-	struct walk w = { 0 };
+	struct stack_walk w = { 0 };
 	int state;
 
 	if (find_lower(lfs, dir, name, &f, &w))

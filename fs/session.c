@@ -23,6 +23,7 @@
 
 #include "layerfs.h"
 #include "log.h"
+#include "walk.h"
 
 /* linux/fs.h of Linux 6.5; Debian 12's headers predate it. */
 struct lfs_fsuuid2 {
@@ -113,49 +114,6 @@ static int check_workdir_contents(const char *path)
 	}
 	closedir(d);
 	return ok;
-}
-
-static int rm_tree_at(int dirfd, const char *name);
-
-/* Remove everything in the directory DIRFD (which stays open). */
-static int rm_contents(int dirfd)
-{
-	struct dirent *de;
-	int fd, err = 0;
-	DIR *d;
-
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	while (!err && (de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			err = rm_tree_at(fd, de->d_name);
-	closedir(d);
-	return err;
-}
-
-/* Remove NAME in DIRFD and everything below it. */
-static int rm_tree_at(int dirfd, const char *name)
-{
-	int fd, err;
-
-	if (!unlinkat(dirfd, name, 0) || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		return -errno;
-	fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	err = rm_contents(fd);
-	close(fd);
-	if (!err && unlinkat(dirfd, name, AT_REMOVEDIR) < 0)
-		err = -errno;
-	return err;
 }
 
 struct layout {
@@ -404,7 +362,7 @@ static int prepare_work(struct lfs *lfs, struct layout *l)
 		return -1;
 	}
 	/* what an earlier, killed daemon left behind */
-	err = rm_contents(lfs->work_fd);
+	err = walk_remove_contents(lfs->work_fd);
 	if (err) {
 		error("%s/work: cannot empty it: %s", l->workpath,
 		      strerror(-err));
@@ -440,8 +398,9 @@ static int setup_layers(struct lfs *lfs, struct layout *l)
 	lfs->has_upper = cfg->upper != NULL;
 	lfs->nlayers = cfg->nlowers + lfs->has_upper;
 	lfs->layers = calloc(lfs->nlayers, sizeof(*lfs->layers));
+	lfs->roots = calloc(lfs->nlayers, sizeof(*lfs->roots));
 	lfs->fs_devs = calloc(lfs->nlayers, sizeof(*lfs->fs_devs));
-	if (!lfs->layers || !lfs->fs_devs)
+	if (!lfs->layers || !lfs->roots || !lfs->fs_devs)
 		return -1;
 	for (i = 0; i < lfs->nlayers; i++)
 		lfs->layers[i].fd = lfs->layers[i].handle_fd = -1;
@@ -451,6 +410,7 @@ static int setup_layers(struct lfs *lfs, struct layout *l)
 		if (open_layer(&lfs->layers[n++], l->lowers[i].real))
 			return -1;
 	for (i = 0; i < lfs->nlayers; i++) {
+		lfs->roots[i] = lfs->layers[i].fd;
 		for (j = 0; j < lfs->nfs; j++)
 			if (lfs->fs_devs[j] == lfs->layers[i].dev)
 				break;
@@ -559,6 +519,7 @@ static void teardown(struct lfs *lfs)
 		free(lfs->layers[i].path);
 	}
 	free(lfs->layers);
+	free(lfs->roots);
 	free(lfs->fs_devs);
 	if (lfs->work_fd >= 0)
 		close(lfs->work_fd);
@@ -640,7 +601,7 @@ out:
 		unlinkat(lfs.work_fd, "incompat/volatile", AT_REMOVEDIR);
 		unlinkat(lfs.work_fd, "incompat", AT_REMOVEDIR);
 		if (l.work_created)
-			rm_tree_at(AT_FDCWD, l.work.real);
+			walk_remove(AT_FDCWD, l.work.real);
 	}
 	teardown(&lfs);
 	layout_free(&l, cfg->nlowers);
