@@ -14,7 +14,7 @@ CFLAGS  ?= -O2 -g
 BUILD   ?= build
 PROVE_JOBS ?= 2
 
-PKGS := fuse3 libxxhash jansson
+PKGS := fuse3 libxxhash jansson libarchive libcrypto
 WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 	-Wvla -Wwrite-strings -Wformat-security -Wpointer-arith \
 	-Wold-style-definition -Wno-missing-field-initializers
@@ -25,7 +25,7 @@ LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
 # Debian packages the build and the tests need.
 DEB_BUILD := gcc make pkg-config libfuse3-dev libxxhash-dev uthash-dev \
-	libjansson-dev
+	libjansson-dev libarchive-dev libssl-dev
 DEB_TEST  := fuse3 attr acl perl mandoc
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 

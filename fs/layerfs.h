@@ -60,6 +60,8 @@ struct lfs_config {
 	bool userxattr;	   /* write user.overlay.* even as root */
 	double timeout;	   /* entry/attr/negative cache, seconds */
 	char *fsname;
+	char *store;	   /* for LOWERS "@REF" */
+	char parent_id[33]; /* the store layer LOWERS came from, or "" */
 	struct fuse_args fuse_args; /* what we pass on to libfuse */
 };
 

@@ -14,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "layerfs.h"
 #include "log.h"
+#include "store.h"
 
 static const char mount_usage[] =
 	"usage: layerfs mount [-f] [-d] [-o OPTIONS] LOWERS [UPPER] MOUNTPOINT\n"
@@ -24,7 +26,8 @@ static const char mount_usage[] =
 	"\n"
 	"Stack the read-only layer directories LOWERS (top:...:bottom) and the\n"
 	"writable directory UPPER into one view at MOUNTPOINT.  Without UPPER\n"
-	"the view is read-only.\n"
+	"the view is read-only.  LOWERS may be @REF: a layer of the store and\n"
+	"its parents.\n"
 	"\n"
 	"    -f                 stay in the foreground\n"
 	"    -d                 log every request to stderr (implies -f)\n"
@@ -40,6 +43,7 @@ static const char mount_usage[] =
 	"       allow_other        let other users in (default as root)\n"
 	"       timeout=SECONDS    kernel cache timeout (default 86400)\n"
 	"       fsname=NAME        source name shown in /proc/mounts\n"
+	"       store=DIR          the layer store for @REF lowers\n"
 	"       debug              as -d\n";
 
 void lfs_mount_usage(FILE *out)
@@ -166,6 +170,8 @@ static int parse_o(struct lfs_config *cfg, const char *arg)
 			cfg->allow_other = true;
 		} else if (IS("debug")) {
 			cfg->debug = cfg->foreground = true;
+		} else if (IS("store")) {
+			err = set_str(&cfg->store, val);
 		} else if (IS("fsname")) {
 			err = set_str(&cfg->fsname, val);
 		} else if (IS("timeout")) {
@@ -196,6 +202,54 @@ static int parse_o(struct lfs_config *cfg, const char *arg)
 	}
 	free(copy);
 	return err;
+}
+
+/* LOWERS "@REF": the layers of REF in the store, top first. */
+static int resolve_store_ref(struct lfs_config *cfg)
+{
+	char (*ids)[STORE_ID_LEN + 1] = NULL, id[STORE_ID_LEN + 1];
+	const char *ref = cfg->lowers[0];
+	struct store s;
+	char **v;
+	int n, i, err;
+
+	err = store_open(&s, cfg->store, false, false);
+	if (err) {
+		error("%s: cannot open the layer store: %s", ref, strerror(-err));
+		return -1;
+	}
+	err = store_resolve(&s, ref, id);
+	if (!err)
+		err = store_chain(&s, id, &ids, &n);
+	if (err) {
+		error("%s: %s in %s", ref,
+		      err == -ENOENT ? "no such layer or tag" : strerror(-err),
+		      s.path);
+		store_close(&s);
+		return -1;
+	}
+	v = calloc(n + 1, sizeof(*v));
+	for (i = 0; v && i < n; i++)
+		if (!(v[i] = store_layer_root(&s, ids[i])))
+			break;
+	/* the daemon keeps the shared lock: no gc under a mount */
+	if (dup(s.lock_fd) < 0)
+		i = -1;
+	store_close(&s);
+	free(ids);
+	if (!v || i != n) {
+		while (v && i > 0)
+			free(v[--i]);
+		free(v);
+		return -1;
+	}
+	while (cfg->nlowers)
+		free(cfg->lowers[--cfg->nlowers]);
+	free(cfg->lowers);
+	cfg->lowers = v;
+	cfg->nlowers = n;
+	memcpy(cfg->parent_id, id, sizeof(cfg->parent_id));
+	return 0;
 }
 
 /*
@@ -263,6 +317,9 @@ int lfs_opts_parse(int argc, char **argv, struct lfs_config *cfg)
 	}
 	if (!cfg->mountpoint)
 		return -ENOMEM;
+	if (cfg->nlowers == 1 && cfg->lowers[0][0] == '@' &&
+	    resolve_store_ref(cfg))
+		return -EINVAL;
 	if (cfg->ro && cfg->upper) {
 		/* read-only: the upper is just the topmost layer */
 		char **v = realloc(cfg->lowers,
@@ -299,5 +356,6 @@ void lfs_opts_free(struct lfs_config *cfg)
 	free(cfg->workdir);
 	free(cfg->mountpoint);
 	free(cfg->fsname);
+	free(cfg->store);
 	fuse_opt_free_args(&cfg->fuse_args);
 }

@@ -23,6 +23,8 @@
 
 #include "layerfs.h"
 #include "log.h"
+#include "mounts.h"
+#include "store.h"
 #include "walk.h"
 
 /* linux/fs.h of Linux 6.5; Debian 12's headers predate it. */
@@ -527,6 +529,22 @@ static void teardown(struct lfs *lfs)
 		close(lfs->index_fd);
 }
 
+/* Tell the tools what this mount stacks (lib/mounts.h); best effort. */
+static void record_mount(struct lfs *lfs, const char *mnt, char **state)
+{
+	struct mount_state ms = { .has_upper = lfs->has_upper,
+				  .nlayers = lfs->nlayers };
+	int i;
+
+	ms.layers = calloc(lfs->nlayers, sizeof(*ms.layers));
+	if (!ms.layers)
+		return;
+	for (i = 0; i < lfs->nlayers; i++)
+		ms.layers[i] = lfs->layers[i].path;
+	mounts_record(mnt, &ms, state);
+	free(ms.layers);
+}
+
 /*
  * Mount CFG and serve it until it is unmounted.  Returns the exit
  * status: 0 after a clean unmount, 1 when the mount could not be made.
@@ -537,6 +555,7 @@ int lfs_main(struct lfs_config *cfg)
 	struct layout l = { 0 };
 	struct fuse_loop_config *loop;
 	bool mounted = false;
+	char *state = NULL;
 	int ret = 1;
 
 	log_debug = cfg->debug;
@@ -548,6 +567,21 @@ int lfs_main(struct lfs_config *cfg)
 		goto out;
 	if (cfg->upper && prepare_work(&lfs, &l))
 		goto out;
+	if (cfg->upper && cfg->parent_id[0]) {
+		/* what "layerfs commit" puts the changes on */
+		int fd = open(l.upper.real, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		int err = fd < 0 ? -errno :
+				   store_set_upper_parent(fd, cfg->parent_id,
+							  lfs.ns == WH_NS_USER);
+
+		if (fd >= 0)
+			close(fd);
+		if (err) {
+			error("%s: cannot record its layer: %s", cfg->upper,
+			      strerror(-err));
+			goto out;
+		}
+	}
 	if (setup_layers(&lfs, &l) || setup_root(&lfs))
 		goto out;
 	raise_fd_limit();
@@ -568,6 +602,7 @@ int lfs_main(struct lfs_config *cfg)
 		goto out_signals;
 	}
 	mounted = true;
+	record_mount(&lfs, l.mnt.real, &state);
 	/* The mount is live: now detach, closing stdio (podman waits). */
 	if (fuse_daemonize(cfg->foreground))
 		goto out_unmount;
@@ -590,6 +625,10 @@ int lfs_main(struct lfs_config *cfg)
 			close(fd);
 	}
 out_unmount:
+	if (state) {
+		unlink(state);
+		free(state);
+	}
 	fuse_session_unmount(lfs.se);
 out_signals:
 	fuse_remove_signal_handlers(lfs.se);

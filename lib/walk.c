@@ -25,8 +25,7 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The names in DIRFD, sorted; *N of them. */
-static int read_names(int dirfd, char ***names, size_t *n)
+int walk_names(int dirfd, char ***names, size_t *n)
 {
 	size_t cap = 0, count = 0;
 	char **v = NULL;
@@ -103,7 +102,7 @@ static int walk_dir(struct walk *w, int dirfd, int depth)
 	size_t n, i, old;
 	int err, fd;
 
-	err = read_names(dirfd, &names, &n);
+	err = walk_names(dirfd, &names, &n);
 	if (err)
 		return err;
 	for (i = 0; i < n && !err; i++) {
@@ -163,7 +162,7 @@ int walk_remove_contents(int dirfd)
 	size_t n, i;
 	int err;
 
-	err = read_names(dirfd, &names, &n);
+	err = walk_names(dirfd, &names, &n);
 	if (err)
 		return err;
 	for (i = 0; i < n; i++) {

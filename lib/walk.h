@@ -27,6 +27,12 @@ typedef int (*walk_fn)(const struct walk_entry *e, void *arg);
 /* Walk everything below the directory ROOTFD (any fd, O_PATH too). */
 int walk_tree(int rootfd, walk_fn fn, void *arg);
 
+/*
+ * The names in directory DIRFD but . and .., sorted: *NAMES malloc'ed,
+ * each malloc'ed, *N of them.
+ */
+int walk_names(int dirfd, char ***names, size_t *n);
+
 /* Remove NAME in DIRFD and everything below it.  0 or -errno. */
 int walk_remove(int dirfd, const char *name);
 /* Remove everything in the directory DIRFD, which stays. */

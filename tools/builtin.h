@@ -13,5 +13,13 @@ struct cmd_struct {
 };
 
 int cmd_mount(int argc, char **argv);
+int cmd_commit(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_squash(int argc, char **argv);
+int cmd_which(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
 
 #endif

@@ -1,13 +1,15 @@
 #!/bin/bash
-# layerfs walkthrough on built-in sample layers: run by "make demo".
-# Builds two small layers, mounts them with an empty upper, changes a few
-# things through the mount and shows what each change left in the upper
-# directory: copy-up, whiteouts, opaque directories, renamed directories.
+# The layerfs walkthrough, run by "make demo": an image built step by step
+# as container tools do, each step run in a layerfs mount and committed as
+# a layer; then what each layer costs, what each changed, which layer
+# serves a file, and what squashing saves.  Nothing outside a temporary
+# directory is touched; no container engine is needed.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 LAYERFS=${LAYERFS:-$top/layerfs}
 demo=$(mktemp -d "${TMPDIR:-/tmp}/layerfs-demo.XXXXXX")
 mnt=$demo/merged
+export LAYERFS_STORE=$demo/store
 
 cleanup() {
 	if mountpoint -q "$mnt" 2>/dev/null; then
@@ -18,48 +20,50 @@ cleanup() {
 trap cleanup EXIT
 
 if [ -t 1 ]; then bold=$(printf '\033[1m') plain=$(printf '\033[0m'); else bold= plain=; fi
-step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
-run() { printf '$ %s\n' "$*"; (cd "$mnt" && eval "$@"); }
-upper() { (cd "$demo/upper" && find . -mindepth 1 | sort | while read -r p; do
-	printf '  %-22s %s\n' "$p" "$(stat -c '%F' "$p" | sed 's/character special file/whiteout (char 0\/0)/')"
-	getfattr -d -m 'overlay\.\(opaque\|redirect\)' --absolute-names "$p" 2>/dev/null | sed -n 's/^\(trusted\|user\)\.overlay\./      overlay./p'
-done); }
+say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
+lfs() { printf '$ layerfs %s\n' "$*"; "$LAYERFS" "$@"; }
 
-step "Two read-only layers"
-mkdir -p "$demo/base/etc" "$demo/base/usr/share/doc" "$demo/app/etc" "$demo/upper" "$mnt"
-echo "hostname=base" > "$demo/base/etc/config"
-echo "motd from base" > "$demo/base/etc/motd"
-echo "readme" > "$demo/base/usr/share/doc/README"
-echo "hostname=app" > "$demo/app/etc/config"
-echo "app binary" > "$demo/app/app.bin"
-(cd "$demo" && find base app -type f | sort | sed 's/^/  /')
+say "A base layer: a tiny root file system"
+mkdir -p "$demo/base/bin" "$demo/base/etc" "$demo/upper" "$mnt"
+printf 'NAME=demo\n' >"$demo/base/etc/os-release"
+printf 'demo\n' >"$demo/base/etc/hostname"
+printf '#!/bin/sh\necho hello\n' >"$demo/base/bin/hello"
+chmod 755 "$demo/base/bin/hello"
+lfs commit -m "base" -t demo "$demo/base" >/dev/null
+echo "(stored in $LAYERFS_STORE)"
 
-step "Mount them: app on top of base, with an empty upper"
-echo "\$ layerfs mount app:base upper merged"
-"$LAYERFS" mount "$demo/app:$demo/base" "$demo/upper" "$mnt"
-run 'find . | sort'
-run 'cat etc/config   # the top layer wins'
+# Each step runs in a fresh mount of the image and becomes one layer.
+step() {
+	say "RUN $1"
+	"$LAYERFS" mount @demo "$demo/upper" "$mnt"
+	(cd "$mnt" && sh -c "$1")
+	fusermount3 -u "$mnt"
+	"$LAYERFS" commit -m "RUN $1" -t demo "$demo/upper" >/dev/null
+	lfs diff @demo
+}
 
-step "Write to a lower file: it is copied up first"
-run 'echo "hostname=changed" > etc/config'
-upper
+step 'mkdir data'
+step 'head -c 1048576 /dev/zero | tr "\0" "1" >data/one'
+step 'chmod -R 0777 data'
+step 'head -c 524288 /dev/zero | tr "\0" "2" >data/two'
+step 'chmod -R 0777 data'
+step 'rm data/one'
 
-step "Delete a lower file: a whiteout hides it"
-run 'rm etc/motd; ls etc'
-upper
-
-step "Rename a lower directory: it keeps its contents (a redirect)"
-run 'mv usr/share/doc usr/share/manual; find usr | sort'
-upper
-
-step "Replace a lower directory: the new one is opaque"
-run 'rm -rf etc && mkdir etc && echo fresh > etc/new && ls etc'
-upper
-
-step "The lower layers never changed"
-(cd "$demo" && find base app -type f | sort | sed 's/^/  /')
-
-fusermount3 -u "$mnt"
+say "The image's layers, top first"
+lfs history @demo
 echo
-echo "Unmounted. The upper directory alone is the change set; the kernel's"
-echo "overlayfs mounts it too: mount -t overlay -o redirect_dir=on,lowerdir=app:base,..."
+echo "Each 'chmod -R' layer holds a whole new copy of every file it touched;"
+echo "the 'rm' layer holds only a whiteout, and the deleted megabyte still"
+echo "ships in the layers below it (the HIDDEN column)."
+
+say "Which layer holds /data/one?"
+lfs which @demo /data/one
+
+say "Squash the image into one layer"
+lfs squash -t demo-squashed @demo
+lfs history @demo-squashed
+
+say "The squashed image mounts to the same tree"
+"$LAYERFS" mount @demo-squashed "$mnt"
+(cd "$mnt" && find . | sort | sed 's/^/  /')
+fusermount3 -u "$mnt"

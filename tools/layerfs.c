@@ -21,6 +21,14 @@
 
 static const struct cmd_struct commands[] = {
 	{ "mount", cmd_mount, "stack layer directories into one view" },
+	{ "commit", cmd_commit, "record an upper directory as a new layer" },
+	{ "diff", cmd_diff, "list what an upper directory or layer changes" },
+	{ "history", cmd_history, "show the layers of an image and their cost" },
+	{ "which", cmd_which, "show which layer serves a path" },
+	{ "squash", cmd_squash, "fold layers into one" },
+	{ "ls", cmd_ls, "list tags and layers" },
+	{ "rm", cmd_rm, "remove tags or layers" },
+	{ "gc", cmd_gc, "remove layers nothing refers to" },
 };
 
 static void usage(FILE *out)

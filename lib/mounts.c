@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "mounts.h"
+
+static char *state_dir(void)
+{
+	const char *run = getenv("XDG_RUNTIME_DIR");
+	char *p = NULL;
+
+	if (geteuid() == 0)
+		return strdup("/run/layerfs");
+	if (run && *run) {
+		if (asprintf(&p, "%s/layerfs", run) < 0)
+			p = NULL;
+	} else if (asprintf(&p, "/tmp/layerfs-%u", (unsigned)geteuid()) < 0) {
+		p = NULL;
+	}
+	return p;
+}
+
+static char *state_file(dev_t dev)
+{
+	char *dir = state_dir(), *p = NULL;
+
+	if (dir && asprintf(&p, "%s/%u:%u.json", dir, major(dev),
+			    minor(dev)) < 0)
+		p = NULL;
+	free(dir);
+	return p;
+}
+
+/* The device of the newest mount at MOUNTPOINT, from mountinfo. */
+static int dev_of(const char *mountpoint, dev_t *dev)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char *line = NULL, mp[4096];
+	unsigned maj, min;
+	size_t len = 0;
+	int found = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &len, f) > 0) {
+		char *s, *d;
+
+		if (sscanf(line, "%*d %*d %u:%u %*s %4095s", &maj, &min, mp) != 3)
+			continue;
+		/* undo mountinfo's octal escapes (\040 for a space) */
+		for (s = d = mp; *s; d++) {
+			if (s[0] == '\\' && s[1] && s[2] && s[3]) {
+				*d = (char)strtol((char[4]){ s[1], s[2], s[3], 0 },
+						  NULL, 8);
+				s += 4;
+			} else {
+				*d = *s++;
+			}
+		}
+		*d = '\0';
+		if (!strcmp(mp, mountpoint)) {
+			*dev = makedev(maj, min);
+			found = 0;
+		}
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+int mounts_record(const char *mountpoint, const struct mount_state *ms,
+		  char **path)
+{
+	char *dir = state_dir(), *tmp = NULL, *file;
+	json_t *o, *arr;
+	dev_t dev;
+	int i, err;
+
+	*path = NULL;
+	err = dev_of(mountpoint, &dev);
+	if (err || !dir) {
+		free(dir);
+		return err ? err : -ENOMEM;
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		err = -errno;
+		free(dir);
+		return err;
+	}
+	free(dir);
+	file = state_file(dev);
+	arr = json_array();
+	for (i = 0; i < ms->nlayers; i++)
+		json_array_append_new(arr, json_string(ms->layers[i]));
+	o = json_pack("{s:s, s:b, s:o}", "mountpoint", mountpoint, "upper",
+		      ms->has_upper, "layers", arr);
+	if (!file || !o || asprintf(&tmp, "%s.tmp", file) < 0) {
+		json_decref(o);
+		free(file);
+		return -ENOMEM;
+	}
+	err = json_dump_file(o, tmp, JSON_INDENT(2)) ? -EIO : 0;
+	json_decref(o);
+	if (!err && rename(tmp, file) < 0)
+		err = -errno;
+	if (err) {
+		unlink(tmp);
+		free(file);
+	} else {
+		*path = file;
+	}
+	free(tmp);
+	return err;
+}
+
+int mounts_lookup(dev_t dev, struct mount_state *ms)
+{
+	char *file = state_file(dev);
+	json_error_t jerr;
+	json_t *o, *arr;
+	size_t i;
+
+	memset(ms, 0, sizeof(*ms));
+	if (!file)
+		return -ENOMEM;
+	o = json_load_file(file, 0, &jerr);
+	free(file);
+	if (!o)
+		return -ENOENT;
+	arr = json_object_get(o, "layers");
+	ms->mountpoint = strdup(json_string_value(json_object_get(o,
+				"mountpoint")) ?: "");
+	ms->has_upper = json_is_true(json_object_get(o, "upper"));
+	ms->nlayers = json_array_size(arr);
+	ms->layers = calloc(ms->nlayers + 1, sizeof(*ms->layers));
+	for (i = 0; ms->layers && i < (size_t)ms->nlayers; i++)
+		ms->layers[i] = strdup(json_string_value(json_array_get(arr, i)) ?: "");
+	json_decref(o);
+	if (!ms->layers || !ms->mountpoint) {
+		mounts_free(ms);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void mounts_free(struct mount_state *ms)
+{
+	int i;
+
+	for (i = 0; ms->layers && i < ms->nlayers; i++)
+		free(ms->layers[i]);
+	free(ms->layers);
+	free(ms->mountpoint);
+	memset(ms, 0, sizeof(*ms));
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What changed between two views of a layer stack, in `docker diff`'s
+ * terms, and the layer that records it.  A view is the union of some
+ * layers (lib/stack.h); the new view of an upper directory is the upper
+ * on top of the old one.  Used by commit, diff and squash.
+ */
+#ifndef LFS_CHANGES_H
+#define LFS_CHANGES_H
+
+#include <stddef.h>
+
+struct view {
+	int n;
+	int *roots; /* O_PATH fds of the layer roots, top first */
+};
+
+struct change {
+	char kind;  /* 'A' added, 'C' changed, 'D' deleted */
+	char *path; /* "a/b" */
+};
+
+struct changes {
+	struct change *v;
+	size_t n, cap;
+};
+
+/*
+ * The changes from OLD to NEW, sorted by path: a directory that holds a
+ * change is itself 'C' (or 'A'); an object whose content and metadata
+ * are equal in both (a copy-up that changed nothing) is no change.
+ * 0 or -errno.
+ */
+int changes_compute(const struct view *new, const struct view *old,
+		    struct changes *out);
+void changes_free(struct changes *c);
+
+/*
+ * Write the changes C of NEW into the empty layer directory ROOTFD, in
+ * the on-disk format of layerfs.5: added and changed objects with their
+ * metadata and xattrs, char 0/0 whiteouts for deletions.  Names already
+ * staged as hard links of one file stay links.  0 or -errno; on error
+ * the caller drops the directory.
+ */
+int changes_write_layer(const struct view *new, const struct changes *c,
+			int rootfd);
+
+/* Bytes of regular files in the change set (for messages). */
+unsigned long long changes_bytes(const struct view *new,
+				 const struct changes *c);
+
+#endif

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * layerfs commit: turn an upper directory's changes into a new layer of
+ * the store, on top of the layer it was mounted on.
+ *
+ * The layer holds what the mount shows differently from its parent
+ * (changes.c): whole added and changed objects, whiteouts for deletions,
+ * nothing for copy-ups that changed nothing.  It is built in the store's
+ * staging area and published in one rename; only then is the upper
+ * emptied, so a failure or a kill leaves the upper untouched and no
+ * half-written layer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "builtin.h"
+#include "log.h"
+#include "store.h"
+#include "view.h"
+#include "walk.h"
+
+static const char usage[] =
+	"usage: layerfs commit [--store DIR] [-m MESSAGE] [-t TAG] [-p REF] [-w DIR] UPPER\n"
+	"\n"
+	"Record the changes in the unmounted upper directory UPPER as a new\n"
+	"layer on top of the layer it was mounted on (layerfs mount @REF), and\n"
+	"empty UPPER.  Prints the new layer's ID.\n"
+	"\n"
+	"    --store DIR        the layer store (default: $LAYERFS_STORE, or\n"
+	"                       /var/lib/layerfs as root, else\n"
+	"                       $XDG_DATA_HOME/layerfs or ~/.local/share/layerfs)\n"
+	"    -m, --message MSG  the layer's comment\n"
+	"    -t, --tag TAG      point TAG at the new layer\n"
+	"    -p, --parent REF   the layer UPPER sits on, if not recorded\n"
+	"    -w, --workdir DIR  UPPER's work directory (default: beside it)\n";
+
+/* The work dir of UPPER as layerfs mount chooses it by default. */
+static char *default_workdir(const char *upper)
+{
+	char *real = realpath(upper, NULL), *slash, *w = NULL;
+
+	if (!real)
+		return NULL;
+	slash = strrchr(real, '/');
+	if (slash && slash != real) {
+		*slash = '\0';
+		if (asprintf(&w, "%s/.%s.layerfs-work", real, slash + 1) < 0)
+			w = NULL;
+	}
+	free(real);
+	return w;
+}
+
+static bool dir_is_empty(const char *path)
+{
+	char **names;
+	size_t n, i;
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	bool empty = true;
+
+	if (fd < 0)
+		return true;
+	if (!walk_names(fd, &names, &n)) {
+		empty = n == 0;
+		for (i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+	}
+	close(fd);
+	return empty;
+}
+
+int cmd_commit(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "message", required_argument, NULL, 'm' },
+		{ "tag", required_argument, NULL, 't' },
+		{ "parent", required_argument, NULL, 'p' },
+		{ "workdir", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *storepath = NULL, *msg = NULL, *tag = NULL, *pref = NULL;
+	char *work = NULL, *dir, *index = NULL;
+	char parent[STORE_ID_LEN + 1] = "";
+	struct layer_meta m = { 0 };
+	struct changes ch;
+	struct view new, old;
+	struct store s;
+	int c, upper, rootfd, err, wfd;
+	const char *up;
+
+	while ((c = getopt_long(argc, argv, "m:t:p:w:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': storepath = optarg; break;
+		case 'm': msg = optarg; break;
+		case 't': tag = optarg; break;
+		case 'p': pref = optarg; break;
+		case 'w': work = strdup(optarg); break;
+		case 'h': fputs(usage, stdout); return 0;
+		default:
+			die("%s: unknown option (see 'layerfs commit --help')",
+			    argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 1)
+		die("wrong number of arguments (see 'layerfs commit --help')");
+	up = argv[optind];
+	upper = open(up, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (upper < 0)
+		die("%s: %s", up, strerror(errno));
+	/* a running daemon holds this lock (layerfs-mount.1) */
+	if (flock(upper, LOCK_EX | LOCK_NB) < 0)
+		die("%s: mounted; unmount it first (committing a live mount "
+		    "is not supported yet)", up);
+	if (!work)
+		work = default_workdir(up);
+	if (work && asprintf(&index, "%s/index", work) < 0)
+		index = NULL;
+	if (index && !dir_is_empty(index))
+		die("%s: holds copied-up hard links (%s) that commit cannot "
+		    "read yet", up, index);
+
+	if (tag && !store_tag_valid(tag))
+		die("%s: not a valid tag name (letters, digits, . _ - :)", tag);
+	view_open_store(&s, storepath, true, false);
+	if (pref)
+		view_resolve(&s, pref, parent);
+	else if ((err = store_upper_parent(upper, parent)))
+		die("%s: %s", up, strerror(-err));
+	if (*parent && (err = store_meta_read(&s, parent, &m)))
+		die("%s: parent layer %s: %s", up, parent, strerror(-err));
+	store_meta_free(&m);
+
+	err = view_of_chain(&s, parent, 1, &new);
+	if (!err)
+		err = view_of_chain(&s, parent, 0, &old);
+	if (err)
+		die("%s: layers of %s: %s", up, parent, strerror(-err));
+	new.roots[0] = dup(upper);
+	err = new.roots[0] < 0 ? -errno : changes_compute(&new, &old, &ch);
+	if (err)
+		die("%s: %s", up, strerror(-err));
+
+	err = store_stage(&s, &dir, &rootfd);
+	if (err)
+		die("%s/tmp: %s", s.path, strerror(-err));
+	err = changes_write_layer(&new, &ch, rootfd);
+	close(rootfd);
+	if (err) {
+		store_unstage(&s, dir);
+		die("%s: writing the layer: %s", up, strerror(-err));
+	}
+	memset(&m, 0, sizeof(m));
+	snprintf(m.parent, sizeof(m.parent), "%s", parent);
+	m.created_by = strdup("layerfs commit");
+	m.comment = msg ? strdup(msg) : NULL;
+	err = store_publish(&s, dir, &m);
+	if (err) {
+		store_unstage(&s, dir);
+		die("%s: publishing the layer: %s", s.path, strerror(-err));
+	}
+	if (tag && (err = store_tag_set(&s, tag, m.id)))
+		die("%s: tag %s: %s", s.path, tag, strerror(-err));
+
+	/* the changes are safe in the store: the upper starts afresh */
+	err = walk_remove_contents(upper);
+	if (!err && work && (wfd = open(work, O_PATH | O_DIRECTORY)) >= 0) {
+		walk_remove(wfd, "work");
+		close(wfd);
+	}
+	if (!err)
+		err = store_set_upper_parent(upper, m.id, geteuid() != 0);
+	if (err)
+		die("%s: emptying it after commit: %s", up, strerror(-err));
+	printf("%s\n", m.id);
+	store_meta_free(&m);
+	changes_free(&ch);
+	view_close(&new);
+	view_close(&old);
+	store_close(&s);
+	free(dir);
+	free(work);
+	free(index);
+	close(upper);
+	return 0;
+}

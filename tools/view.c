@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "view.h"
+
+int view_of_chain(struct store *s, const char *id, int top, struct view *v)
+{
+	char (*ids)[STORE_ID_LEN + 1] = NULL;
+	int n = 0, i, err;
+
+	memset(v, 0, sizeof(*v));
+	if (*id) {
+		err = store_chain(s, id, &ids, &n);
+		if (err)
+			return err;
+	}
+	v->roots = malloc((n + top + 1) * sizeof(*v->roots));
+	if (!v->roots) {
+		free(ids);
+		return -ENOMEM;
+	}
+	v->n = top + n;
+	for (i = 0; i < v->n; i++)
+		v->roots[i] = -1;
+	for (i = 0; i < n; i++) {
+		v->roots[top + i] = store_layer_open(s, ids[i]);
+		if (v->roots[top + i] < 0) {
+			err = v->roots[top + i];
+			free(ids);
+			view_close(v);
+			return err;
+		}
+	}
+	free(ids);
+	return 0;
+}
+
+void view_close(struct view *v)
+{
+	int i;
+
+	for (i = 0; i < v->n; i++)
+		if (v->roots[i] >= 0)
+			close(v->roots[i]);
+	free(v->roots);
+	memset(v, 0, sizeof(*v));
+}
+
+void view_open_store(struct store *s, const char *path, bool create,
+		     bool exclusive)
+{
+	char *p = path ? strdup(path) : store_default_path();
+	int err = store_open(s, p, create, exclusive);
+
+	if (err)
+		die("%s: cannot open the store: %s", p ? p : "(no HOME)",
+		    strerror(-err));
+	free(p);
+}
+
+void view_resolve(struct store *s, const char *ref, char id[STORE_ID_LEN + 1])
+{
+	int err = store_resolve(s, ref, id);
+
+	if (err == -EINVAL)
+		die("%s: ambiguous or malformed reference", ref);
+	if (err)
+		die("%s: no such layer or tag in %s", ref, s->path);
+}
