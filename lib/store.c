@@ -602,7 +602,8 @@ static int hash_xattrs(XXH3_state_t *st, int fd)
 	count = 0;
 	for (name = list; name < list + n; name += strlen(name) + 1)
 		names[count++] = name;
-	qsort(names, count, sizeof(*names), cmp_strp);
+	if (count)
+		qsort(names, count, sizeof(*names), cmp_strp);
 	for (i = 0; i < count && !err; i++) {
 		if (hash_skip_xattr(names[i]))
 			continue;

@@ -70,7 +70,8 @@ int walk_names(int dirfd, char ***names, size_t *n)
 		free(v);
 		return err;
 	}
-	qsort(v, count, sizeof(*v), cmp_names);
+	if (count)
+		qsort(v, count, sizeof(*v), cmp_names);
 	*names = v;
 	*n = count;
 	return 0;

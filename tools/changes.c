@@ -92,7 +92,8 @@ static int xattr_blob(int fd, char **blob, size_t *len)
 	for (name = list; name < list + n; name += strlen(name) + 1)
 		if (!xat_is_private(name))
 			names[count++] = name;
-	qsort(names, count, sizeof(*names), cmp_strp);
+	if (count)
+		qsort(names, count, sizeof(*names), cmp_strp);
 	for (i = 0; i < count && !err; i++) {
 		size_t nl = strlen(names[i]) + 1;
 		char *o;
