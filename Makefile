@@ -26,7 +26,7 @@ LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 # Debian packages the build and the tests need.
 DEB_BUILD := gcc make pkg-config libfuse3-dev libxxhash-dev uthash-dev \
 	libjansson-dev libarchive-dev libssl-dev
-DEB_TEST  := fuse3 attr acl perl mandoc
+DEB_TEST  := fuse3 attr acl perl mandoc umoci skopeo
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
 LIB_SRC   := $(wildcard lib/*.c)

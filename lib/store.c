@@ -582,31 +582,19 @@ struct hash_ctx {
 	struct layer_meta *m;
 };
 
+static bool hash_keep_xattr(const char *name)
+{
+	return !hash_skip_xattr(name);
+}
+
 static int hash_xattrs(XXH3_state_t *st, int fd)
 {
-	char *list, *name, **names = NULL, *val;
-	size_t count = 0, i, len;
-	ssize_t n;
-	int err = 0;
+	char *list, **names, *val;
+	size_t count, i, len;
+	int err;
 
-	n = xat_list(fd, &list);
-	if (n <= 0)
-		return n;
-	for (name = list; name < list + n; name += strlen(name) + 1)
-		count++;
-	names = calloc(count, sizeof(*names));
-	if (!names) {
-		free(list);
-		return -ENOMEM;
-	}
-	count = 0;
-	for (name = list; name < list + n; name += strlen(name) + 1)
-		names[count++] = name;
-	if (count)
-		qsort(names, count, sizeof(*names), cmp_strp);
-	for (i = 0; i < count && !err; i++) {
-		if (hash_skip_xattr(names[i]))
-			continue;
+	err = xat_names(fd, hash_keep_xattr, &list, &names, &count);
+	for (i = 0; !err && i < count; i++) {
 		err = xat_get_alloc(fd, names[i], &val, &len);
 		if (err == -ENODATA) {
 			err = 0;

@@ -175,3 +175,40 @@ int xat_copy(int src, int dst)
 	free(list);
 	return err;
 }
+
+static int cmp_namep(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int xat_names(int fd, bool (*keep)(const char *name), char **list,
+	      char ***names, size_t *n)
+{
+	char *name, **v;
+	size_t count = 0;
+	ssize_t len;
+
+	*list = NULL;
+	*names = NULL;
+	*n = 0;
+	len = xat_list(fd, list);
+	if (len <= 0)
+		return len == -EOPNOTSUPP ? 0 : len;
+	for (name = *list; name < *list + len; name += strlen(name) + 1)
+		count++;
+	v = calloc(count, sizeof(*v));
+	if (!v) {
+		free(*list);
+		*list = NULL;
+		return -ENOMEM;
+	}
+	count = 0;
+	for (name = *list; name < *list + len; name += strlen(name) + 1)
+		if (!keep || keep(name))
+			v[count++] = name;
+	if (count)
+		qsort(v, count, sizeof(*v), cmp_namep);
+	*names = v;
+	*n = count;
+	return 0;
+}

@@ -26,6 +26,13 @@ ssize_t xat_list(int fd, char **list);
 int xat_get_alloc(int fd, const char *name, char **val, size_t *len);
 
 /*
+ * The names of FD's xattrs that KEEP accepts (all with KEEP NULL), in
+ * strcmp order: *NAMES points into *LIST; the caller frees both.
+ */
+int xat_names(int fd, bool (*keep)(const char *name), char **list,
+	      char ***names, size_t *n);
+
+/*
  * Overlay bookkeeping names that must never be listed, read or written
  * through a mount: trusted.overlay.*, user.overlay.*, user.fuseoverlayfs.*
  */

@@ -68,32 +68,21 @@ static int cmp_strp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static bool content_xattr(const char *name)
+{
+	return !xat_is_private(name);
+}
+
 /* The xattrs of FD that make content: sorted "name\0value" blobs. */
 static int xattr_blob(int fd, char **blob, size_t *len)
 {
-	char *list, *name, **names, *val, *out = NULL;
-	size_t count = 0, i, vlen, olen = 0;
-	ssize_t n;
-	int err = 0;
+	char *list, **names, *val, *out = NULL;
+	size_t count, i, vlen, olen = 0;
+	int err;
 
 	*blob = NULL;
 	*len = 0;
-	n = xat_list(fd, &list);
-	if (n <= 0)
-		return n;
-	for (name = list; name < list + n; name += strlen(name) + 1)
-		count++;
-	names = calloc(count, sizeof(*names));
-	if (!names) {
-		free(list);
-		return -ENOMEM;
-	}
-	count = 0;
-	for (name = list; name < list + n; name += strlen(name) + 1)
-		if (!xat_is_private(name))
-			names[count++] = name;
-	if (count)
-		qsort(names, count, sizeof(*names), cmp_strp);
+	err = xat_names(fd, content_xattr, &list, &names, &count);
 	for (i = 0; i < count && !err; i++) {
 		size_t nl = strlen(names[i]) + 1;
 		char *o;

@@ -26,6 +26,8 @@ static const struct cmd_struct commands[] = {
 	{ "history", cmd_history, "show the layers of an image and their cost" },
 	{ "which", cmd_which, "show which layer serves a path" },
 	{ "squash", cmd_squash, "fold layers into one" },
+	{ "export", cmd_export, "write an image as an OCI layout" },
+	{ "import", cmd_import, "read an OCI layout into the store" },
 	{ "ls", cmd_ls, "list tags and layers" },
 	{ "rm", cmd_rm, "remove tags or layers" },
 	{ "gc", cmd_gc, "remove layers nothing refers to" },
