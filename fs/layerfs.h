@@ -25,6 +25,9 @@
  *      deleted) and its copy-up.  A child's lock is taken before its
  *      parent's, never the other way round.
  *   3. lfs->table_lock: the identity table and every nlookup/nref.
+ * Before all of them, lfs->freeze (read) is held by every request that
+ * may change the upper layer (ops.c), and taken for writing to pause
+ * them (control.c).
  * ino->upper is written once, under ino->lock, from -1 to a descriptor;
  * readers that only need "is there an upper" read it with
  * lfs_upper_fd() (an atomic load).
@@ -123,6 +126,10 @@ struct lfs {
 
 	pthread_rwlock_t tree_lock;
 	pthread_mutex_t table_lock;
+	pthread_rwlock_t freeze; /* read: a change to the upper; write: paused */
+	int control_fd;		 /* control.c */
+	pthread_t control_thread;
+	char *control_path;
 	struct lfs_inode *table;
 	struct lfs_inode root;
 	struct fuse_session *se;
@@ -164,6 +171,10 @@ void lfs_mount_usage(FILE *out);
 
 /* session.c */
 int lfs_main(struct lfs_config *cfg);
+
+/* control.c */
+int lfs_control_start(struct lfs *lfs, const char *path);
+void lfs_control_stop(struct lfs *lfs);
 
 /* ops.c */
 extern const struct fuse_lowlevel_ops lfs_ops;

@@ -33,24 +33,83 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_readahead = 1 << 20;
 }
 
+/*
+ * Requests that may change the upper layer run under lfs->freeze (read),
+ * so that a commit of the live mount can pause them (control.c).
+ */
+#define PAUSABLE(op, params, args)                        \
+	static void paused_##op params                      \
+	{                                                   \
+		struct lfs *lfs = lfs_of(req);              \
+                                                            \
+		pthread_rwlock_rdlock(&lfs->freeze);        \
+		lfs_##op args;                              \
+		pthread_rwlock_unlock(&lfs->freeze);        \
+	}
+
+PAUSABLE(setattr, (fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		   int to_set, struct fuse_file_info *fi),
+	 (req, ino, attr, to_set, fi))
+PAUSABLE(mknod, (fuse_req_t req, fuse_ino_t parent, const char *name,
+		 mode_t mode, dev_t rdev),
+	 (req, parent, name, mode, rdev))
+PAUSABLE(mkdir, (fuse_req_t req, fuse_ino_t parent, const char *name,
+		 mode_t mode),
+	 (req, parent, name, mode))
+PAUSABLE(unlink, (fuse_req_t req, fuse_ino_t parent, const char *name),
+	 (req, parent, name))
+PAUSABLE(rmdir, (fuse_req_t req, fuse_ino_t parent, const char *name),
+	 (req, parent, name))
+PAUSABLE(symlink, (fuse_req_t req, const char *link, fuse_ino_t parent,
+		   const char *name),
+	 (req, link, parent, name))
+PAUSABLE(rename, (fuse_req_t req, fuse_ino_t parent, const char *name,
+		  fuse_ino_t newparent, const char *newname,
+		  unsigned int flags),
+	 (req, parent, name, newparent, newname, flags))
+PAUSABLE(link, (fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		const char *newname),
+	 (req, ino, newparent, newname))
+PAUSABLE(open, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+	 (req, ino, fi))
+PAUSABLE(create, (fuse_req_t req, fuse_ino_t parent, const char *name,
+		  mode_t mode, struct fuse_file_info *fi),
+	 (req, parent, name, mode, fi))
+PAUSABLE(write_buf, (fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *buf,
+		     off_t off, struct fuse_file_info *fi),
+	 (req, ino, buf, off, fi))
+PAUSABLE(fallocate, (fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+		     off_t length, struct fuse_file_info *fi),
+	 (req, ino, mode, offset, length, fi))
+PAUSABLE(setxattr, (fuse_req_t req, fuse_ino_t ino, const char *name,
+		    const char *value, size_t size, int flags),
+	 (req, ino, name, value, size, flags))
+PAUSABLE(removexattr, (fuse_req_t req, fuse_ino_t ino, const char *name),
+	 (req, ino, name))
+PAUSABLE(copy_file_range, (fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			   struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+			   off_t off_out, struct fuse_file_info *fi_out,
+			   size_t len, int flags),
+	 (req, ino_in, off_in, fi_in, ino_out, off_out, fi_out, len, flags))
+
 const struct fuse_lowlevel_ops lfs_ops = {
 	.init = lfs_init,
 	.lookup = lfs_lookup,
 	.forget = lfs_forget,
 	.forget_multi = lfs_forget_multi,
 	.getattr = lfs_getattr,
-	.setattr = lfs_setattr,
+	.setattr = paused_setattr,
 	.readlink = lfs_readlink,
-	.mknod = lfs_mknod,
-	.mkdir = lfs_mkdir,
-	.unlink = lfs_unlink,
-	.rmdir = lfs_rmdir,
-	.symlink = lfs_symlink,
-	.rename = lfs_rename,
-	.link = lfs_link,
-	.open = lfs_open,
+	.mknod = paused_mknod,
+	.mkdir = paused_mkdir,
+	.unlink = paused_unlink,
+	.rmdir = paused_rmdir,
+	.symlink = paused_symlink,
+	.rename = paused_rename,
+	.link = paused_link,
+	.open = paused_open,
 	.read = lfs_read,
-	.write_buf = lfs_write_buf,
+	.write_buf = paused_write_buf,
 	.flush = lfs_flush,
 	.release = lfs_release,
 	.fsync = lfs_fsync,
@@ -60,12 +119,12 @@ const struct fuse_lowlevel_ops lfs_ops = {
 	.releasedir = lfs_releasedir,
 	.fsyncdir = lfs_fsyncdir,
 	.statfs = lfs_statfs,
-	.setxattr = lfs_setxattr,
+	.setxattr = paused_setxattr,
 	.getxattr = lfs_getxattr,
 	.listxattr = lfs_listxattr,
-	.removexattr = lfs_removexattr,
-	.create = lfs_create,
-	.fallocate = lfs_fallocate,
+	.removexattr = paused_removexattr,
+	.create = paused_create,
+	.fallocate = paused_fallocate,
 	.lseek = lfs_lseek,
-	.copy_file_range = lfs_copy_file_range,
+	.copy_file_range = paused_copy_file_range,
 };

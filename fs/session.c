@@ -543,6 +543,7 @@ static void record_mount(struct lfs *lfs, const char *mnt, char **state)
 		ms.layers[i] = lfs->layers[i].path;
 	mounts_record(mnt, &ms, state);
 	free(ms.layers);
+	lfs->control_path = ms.control; /* started after daemonizing */
 }
 
 /*
@@ -551,7 +552,8 @@ static void record_mount(struct lfs *lfs, const char *mnt, char **state)
  */
 int lfs_main(struct lfs_config *cfg)
 {
-	struct lfs lfs = { .cfg = cfg, .work_fd = -1, .index_fd = -1 };
+	struct lfs lfs = { .cfg = cfg, .work_fd = -1, .index_fd = -1,
+			   .control_fd = -1 };
 	struct layout l = { 0 };
 	struct fuse_loop_config *loop;
 	bool mounted = false;
@@ -560,6 +562,16 @@ int lfs_main(struct lfs_config *cfg)
 
 	log_debug = cfg->debug;
 	pthread_rwlock_init(&lfs.tree_lock, NULL);
+	{
+		pthread_rwlockattr_t a;
+
+		/* a pause must not wait behind an endless stream of writes */
+		pthread_rwlockattr_init(&a);
+		pthread_rwlockattr_setkind_np(
+			&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&lfs.freeze, &a);
+		pthread_rwlockattr_destroy(&a);
+	}
 	pthread_mutex_init(&lfs.table_lock, NULL);
 	lfs.timeout = cfg->timeout;
 
@@ -606,6 +618,13 @@ int lfs_main(struct lfs_config *cfg)
 	/* The mount is live: now detach, closing stdio (podman waits). */
 	if (fuse_daemonize(cfg->foreground))
 		goto out_unmount;
+	if (lfs.control_path && lfs.has_upper) {
+		char *path = lfs.control_path;
+
+		lfs.control_path = NULL;
+		lfs_control_start(&lfs, path); /* best effort: commit says */
+		free(path);
+	}
 	loop = fuse_loop_cfg_create();
 	if (!loop)
 		goto out_unmount;
@@ -625,6 +644,8 @@ int lfs_main(struct lfs_config *cfg)
 			close(fd);
 	}
 out_unmount:
+	lfs_control_stop(&lfs);
+	free(lfs.control_path);
 	if (state) {
 		unlink(state);
 		free(state);

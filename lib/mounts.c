@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -75,7 +76,7 @@ static int dev_of(const char *mountpoint, dev_t *dev)
 	return found;
 }
 
-int mounts_record(const char *mountpoint, const struct mount_state *ms,
+int mounts_record(const char *mountpoint, struct mount_state *ms,
 		  char **path)
 {
 	char *dir = state_dir(), *tmp = NULL, *file;
@@ -96,11 +97,16 @@ int mounts_record(const char *mountpoint, const struct mount_state *ms,
 	}
 	free(dir);
 	file = state_file(dev);
+	/* the daemon's control socket, named after the state file */
+	if (file && !ms->control &&
+	    asprintf(&ms->control, "%.*s.sock", (int)strlen(file) - 5, file) < 0)
+		ms->control = NULL;
 	arr = json_array();
 	for (i = 0; i < ms->nlayers; i++)
 		json_array_append_new(arr, json_string(ms->layers[i]));
-	o = json_pack("{s:s, s:b, s:o}", "mountpoint", mountpoint, "upper",
-		      ms->has_upper, "layers", arr);
+	o = json_pack("{s:s, s:s?, s:b, s:o}", "mountpoint", mountpoint,
+		      "control", ms->control, "upper", ms->has_upper, "layers",
+		      arr);
 	if (!file || !o || asprintf(&tmp, "%s.tmp", file) < 0) {
 		json_decref(o);
 		free(file);
@@ -120,20 +126,19 @@ int mounts_record(const char *mountpoint, const struct mount_state *ms,
 	return err;
 }
 
-int mounts_lookup(dev_t dev, struct mount_state *ms)
+static int load(const char *file, struct mount_state *ms)
 {
-	char *file = state_file(dev);
 	json_error_t jerr;
 	json_t *o, *arr;
+	const char *ctl;
 	size_t i;
 
 	memset(ms, 0, sizeof(*ms));
-	if (!file)
-		return -ENOMEM;
 	o = json_load_file(file, 0, &jerr);
-	free(file);
 	if (!o)
 		return -ENOENT;
+	ctl = json_string_value(json_object_get(o, "control"));
+	ms->control = ctl ? strdup(ctl) : NULL;
 	arr = json_object_get(o, "layers");
 	ms->mountpoint = strdup(json_string_value(json_object_get(o,
 				"mountpoint")) ?: "");
@@ -150,6 +155,49 @@ int mounts_lookup(dev_t dev, struct mount_state *ms)
 	return 0;
 }
 
+int mounts_lookup(dev_t dev, struct mount_state *ms)
+{
+	char *file = state_file(dev);
+	int err;
+
+	memset(ms, 0, sizeof(*ms));
+	if (!file)
+		return -ENOMEM;
+	err = load(file, ms);
+	free(file);
+	return err;
+}
+
+int mounts_find_upper(const char *upper, struct mount_state *ms)
+{
+	char *dir = state_dir(), *file;
+	struct dirent *de;
+	int err = -ENOENT;
+	DIR *d;
+
+	memset(ms, 0, sizeof(*ms));
+	d = dir ? opendir(dir) : NULL;
+	while (d && err && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+
+		if (n < 6 || strcmp(de->d_name + n - 5, ".json") ||
+		    asprintf(&file, "%s/%s", dir, de->d_name) < 0)
+			continue;
+		if (!load(file, ms)) {
+			if (ms->has_upper && ms->nlayers &&
+			    !strcmp(ms->layers[0], upper))
+				err = 0;
+			else
+				mounts_free(ms);
+		}
+		free(file);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	return err;
+}
+
 void mounts_free(struct mount_state *ms)
 {
 	int i;
@@ -158,5 +206,6 @@ void mounts_free(struct mount_state *ms)
 		free(ms->layers[i]);
 	free(ms->layers);
 	free(ms->mountpoint);
+	free(ms->control);
 	memset(ms, 0, sizeof(*ms));
 }

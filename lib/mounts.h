@@ -13,6 +13,7 @@
 
 struct mount_state {
 	char *mountpoint;
+	char *control;	/* the daemon's control socket (fs/control.c) */
 	bool has_upper; /* layers[0] is the upper */
 	int nlayers;
 	char **layers; /* top first */
@@ -20,12 +21,15 @@ struct mount_state {
 
 /*
  * Record the mount at MOUNTPOINT (live now) and its layers; *PATH gets
- * the file to remove at the end.  0 or -errno.
+ * the file to remove at the end, MS->control (when NULL) the path for
+ * the daemon's control socket.  0 or -errno.
  */
-int mounts_record(const char *mountpoint, const struct mount_state *ms,
+int mounts_record(const char *mountpoint, struct mount_state *ms,
 		  char **path);
 /* The state of the mount whose device is DEV.  0, -ENOENT or -errno. */
 int mounts_lookup(dev_t dev, struct mount_state *ms);
+/* The state of the live mount whose upper layer is UPPER (a realpath). */
+int mounts_find_upper(const char *upper, struct mount_state *ms);
 void mounts_free(struct mount_state *ms);
 
 #endif

@@ -17,10 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "builtin.h"
 #include "log.h"
+#include "mounts.h"
 #include "store.h"
 #include "view.h"
 #include "walk.h"
@@ -28,9 +31,10 @@
 static const char usage[] =
 	"usage: layerfs commit [--store DIR] [-m MESSAGE] [-t TAG] [-p REF] [-w DIR] UPPER\n"
 	"\n"
-	"Record the changes in the unmounted upper directory UPPER as a new\n"
-	"layer on top of the layer it was mounted on (layerfs mount @REF), and\n"
-	"empty UPPER.  Prints the new layer's ID.\n"
+	"Record the changes in the upper directory UPPER as a new layer on top\n"
+	"of the layer it was mounted on (layerfs mount @REF), and print the\n"
+	"new layer's ID.  An unmounted UPPER is emptied; a mounted one is\n"
+	"paused while its changes are read, and keeps them.\n"
 	"\n"
 	"    --store DIR        the layer store (default: $LAYERFS_STORE, or\n"
 	"                       /var/lib/layerfs as root, else\n"
@@ -76,6 +80,42 @@ static bool dir_is_empty(const char *path)
 	return empty;
 }
 
+/*
+ * UPPER is mounted: pause the mount's changes through its daemon's
+ * control socket (fs/control.c) and return the connection, which keeps
+ * it paused until it is closed.  Dies when that cannot be done.
+ */
+static int pause_mount(const char *up)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char *real = realpath(up, NULL), buf[16];
+	struct mount_state ms;
+	int fd, mfd;
+	ssize_t n;
+
+	if (!real || mounts_find_upper(real, &ms) || !ms.control ||
+	    strlen(ms.control) >= sizeof(sa.sun_path))
+		die("%s: in use by a mount that cannot be paused; unmount it "
+		    "first", up);
+	/* what programs wrote is in the upper before the pause */
+	mfd = open(ms.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd >= 0) {
+		syncfs(mfd);
+		close(mfd);
+	}
+	strcpy(sa.sun_path, ms.control);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, "freeze\n", 7) != 7 ||
+	    (n = read(fd, buf, sizeof(buf) - 1)) < 6 ||
+	    strncmp(buf, "frozen", 6))
+		die("%s: cannot pause its mount at %s: %s", up, ms.mountpoint,
+		    strerror(errno ? errno : EPROTO));
+	mounts_free(&ms);
+	free(real);
+	return fd;
+}
+
 int cmd_commit(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -94,7 +134,7 @@ int cmd_commit(int argc, char **argv)
 	struct changes ch;
 	struct view new, old;
 	struct store s;
-	int c, upper, rootfd, err, wfd;
+	int c, upper, rootfd, err, wfd, control = -1;
 	const char *up;
 
 	while ((c = getopt_long(argc, argv, "m:t:p:w:h", longopts, NULL)) != -1) {
@@ -118,8 +158,7 @@ int cmd_commit(int argc, char **argv)
 		die("%s: %s", up, strerror(errno));
 	/* a running daemon holds this lock (layerfs-mount.1) */
 	if (flock(upper, LOCK_EX | LOCK_NB) < 0)
-		die("%s: mounted; unmount it first (committing a live mount "
-		    "is not supported yet)", up);
+		control = pause_mount(up);
 	if (!work)
 		work = default_workdir(up);
 	if (work && asprintf(&index, "%s/index", work) < 0)
@@ -170,6 +209,12 @@ int cmd_commit(int argc, char **argv)
 	if (tag && (err = store_tag_set(&s, tag, m.id)))
 		die("%s: tag %s: %s", s.path, tag, strerror(-err));
 
+	if (control >= 0) {
+		/* a live mount keeps its changes, as after docker commit */
+		close(control); /* thaws it */
+		printf("%s\n", m.id);
+		goto out;
+	}
 	/* the changes are safe in the store: the upper starts afresh */
 	err = walk_remove_contents(upper);
 	if (!err && work && (wfd = open(work, O_PATH | O_DIRECTORY)) >= 0) {
@@ -181,6 +226,7 @@ int cmd_commit(int argc, char **argv)
 	if (err)
 		die("%s: emptying it after commit: %s", up, strerror(-err));
 	printf("%s\n", m.id);
+out:
 	store_meta_free(&m);
 	changes_free(&ch);
 	view_close(&new);
