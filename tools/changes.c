@@ -20,6 +20,7 @@
 
 #include "changes.h"
 #include "copy.h"
+#include "oci.h"
 #include "stack.h"
 #include "table.h"
 #include "walk.h"
@@ -616,13 +617,17 @@ static int write_object(const struct stack_set *set, int dirfd,
 }
 
 int changes_write_layer(const struct view *new, const struct changes *c,
-			int rootfd)
+			int rootfd, const char *verb)
 {
 	struct link *links = NULL, *l, *tmp;
+	struct oci_progress progress;
 	struct stack_set set;
 	const char *name;
 	size_t i;
 	int err = 0, dirfd;
+
+	oci_progress_init(&progress);
+	oci_progress_layer(&progress, verb, 1, 1);
 
 	for (i = 0; i < c->n && !err; i++) {
 		const struct change *ch = &c->v[i];
@@ -665,6 +670,8 @@ int changes_write_layer(const struct view *new, const struct changes *c,
 			HASH_ADD(hh, links, key, sizeof(l->key), l);
 		}
 		err = write_object(&set, dirfd, name);
+		oci_progress_add(&progress, 1,
+				 S_ISREG(set.st.st_mode) ? set.st.st_size : 0);
 next:
 		stack_set_free(&set);
 		close(dirfd);
@@ -691,6 +698,7 @@ next:
 		free(l->path);
 		free(l);
 	}
+	oci_progress_end(&progress);
 	return err;
 }
 

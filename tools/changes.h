@@ -39,11 +39,12 @@ void changes_free(struct changes *c);
  * Write the changes C of NEW into the empty layer directory ROOTFD, in
  * the on-disk format of layerfs.5: added and changed objects with their
  * metadata and xattrs, char 0/0 whiteouts for deletions.  Names already
- * staged as hard links of one file stay links.  0 or -errno; on error
- * the caller drops the directory.
+ * staged as hard links of one file stay links.  Shows progress on a
+ * terminal, as VERB ("committing").  0 or -errno; on error the caller
+ * drops the directory.
  */
 int changes_write_layer(const struct view *new, const struct changes *c,
-			int rootfd);
+			int rootfd, const char *verb);
 
 /* Bytes of regular files in the change set (for messages). */
 unsigned long long changes_bytes(const struct view *new,

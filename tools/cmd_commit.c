@@ -191,7 +191,7 @@ int cmd_commit(int argc, char **argv)
 	err = store_stage(&s, &dir, &rootfd);
 	if (err)
 		die("%s/tmp: %s", s.path, strerror(-err));
-	err = changes_write_layer(&new, &ch, rootfd);
+	err = changes_write_layer(&new, &ch, rootfd, "committing");
 	close(rootfd);
 	if (err) {
 		store_unstage(&s, dir);

@@ -84,7 +84,7 @@ int cmd_squash(int argc, char **argv)
 	err = store_stage(&s, &dir, &rootfd);
 	if (err)
 		die("%s/tmp: %s", s.path, strerror(-err));
-	err = changes_write_layer(&new, &ch, rootfd);
+	err = changes_write_layer(&new, &ch, rootfd, "squashing");
 	close(rootfd);
 	if (err) {
 		store_unstage(&s, dir);
