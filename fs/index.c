@@ -20,12 +20,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fh.h"
 #include "layerfs.h"
 #include "xattr.h"
 
 #define OVL_FH_MAGIC 0xfb
 
-/* The kernel's struct ovl_fb. */
+/* The kernel's struct ovl_fb (lib/fh.c writes it). */
 struct ovl_fb {
 	uint8_t version;
 	uint8_t magic;
@@ -51,35 +52,21 @@ static int handle_of(int fd, struct fh_buf *h)
 	return 0;
 }
 
-int lfs_origin_encode(struct lfs *lfs, int layer, int fd, struct lfs_fh *out)
+int lfs_origin_encode(struct lfs *lfs, int layer, int fd, struct fh *out)
 {
-	struct ovl_fb *fb = (struct ovl_fb *)out->buf;
-	struct fh_buf h;
-	int err;
-
-	err = handle_of(fd, &h);
-	if (err)
-		return err;
-	memset(fb, 0, sizeof(*fb));
-	fb->magic = OVL_FH_MAGIC;
-	fb->len = sizeof(*fb) + h.fh.handle_bytes;
-	fb->type = h.fh.handle_type;
-	memcpy(fb->uuid, lfs->layers[layer].uuid, 16);
-	memcpy(fb->fid, h.fh.f_handle, h.fh.handle_bytes);
-	out->len = fb->len;
-	return 0;
+	return fh_encode(fd, lfs->layers[layer].uuid, out);
 }
 
 int lfs_origin_set(struct lfs *lfs, int layer, int lower, int upper)
 {
-	struct lfs_fh fh;
+	struct fh fh;
 
 	if (lfs_origin_encode(lfs, layer, lower, &fh))
 		return 0; /* no file handles here: no origin */
 	return xat_set(upper, wh_xattr(lfs->ns, "origin"), fh.buf, fh.len, 0);
 }
 
-int lfs_origin_get(int fd, struct lfs_fh *fh)
+int lfs_origin_get(int fd, struct fh *fh)
 {
 	ssize_t n = xat_get(fd, "trusted.overlay.origin", fh->buf,
 			    sizeof(fh->buf));
@@ -95,7 +82,7 @@ int lfs_origin_get(int fd, struct lfs_fh *fh)
 	return 0;
 }
 
-bool lfs_origin_matches(const struct lfs_fh *fh, int fd)
+bool lfs_origin_matches(const struct fh *fh, int fd)
 {
 	const struct ovl_fb *fb = (const struct ovl_fb *)fh->buf;
 	size_t n = fb->len - sizeof(*fb);
@@ -107,7 +94,7 @@ bool lfs_origin_matches(const struct lfs_fh *fh, int fd)
 	       !memcmp(h.fh.f_handle, fb->fid, n);
 }
 
-int lfs_origin_decode(struct lfs *lfs, const struct lfs_fh *fh,
+int lfs_origin_decode(struct lfs *lfs, const struct fh *fh,
 		      struct stat *st)
 {
 	const struct ovl_fb *fb = (const struct ovl_fb *)fh->buf;
@@ -136,26 +123,20 @@ int lfs_origin_decode(struct lfs *lfs, const struct lfs_fh *fh,
 
 /* The index entry's name: the origin in hex, as the kernel names it. */
 static int index_name(struct lfs *lfs, int layer, int lower,
-		      char name[2 * LFS_FH_MAX + 1])
+		      char name[2 * FH_MAX + 1])
 {
-	static const char hex[] = "0123456789abcdef";
-	struct lfs_fh fh;
-	int i, err;
+	struct fh fh;
+	int err;
 
 	err = lfs_origin_encode(lfs, layer, lower, &fh);
-	if (err)
-		return err;
-	for (i = 0; i < fh.len; i++) {
-		name[2 * i] = hex[fh.buf[i] >> 4];
-		name[2 * i + 1] = hex[fh.buf[i] & 15];
-	}
-	name[2 * fh.len] = '\0';
-	return 0;
+	if (!err)
+		fh_hex(&fh, name);
+	return err;
 }
 
 int lfs_index_open(struct lfs *lfs, const struct stack_obj *lower)
 {
-	char name[2 * LFS_FH_MAX + 1];
+	char name[2 * FH_MAX + 1];
 	int fd, err;
 
 	if (lfs->index_fd < 0)
@@ -170,7 +151,7 @@ int lfs_index_open(struct lfs *lfs, const struct stack_obj *lower)
 int lfs_index_publish(struct lfs *lfs, const struct stack_obj *lower,
 		      int dirfd, const char *tmp, bool tmpfile)
 {
-	char name[2 * LFS_FH_MAX + 1], p[32];
+	char name[2 * FH_MAX + 1], p[32];
 	int err;
 
 	if (lfs->index_fd < 0)

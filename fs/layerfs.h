@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "fh.h"
 #include "stack.h"
 #include "table.h"
 #include "whiteout.h"
@@ -81,12 +82,7 @@ struct lfs_key {
 	ino_t ino;
 };
 
-/* A file handle in the kernel's overlay.origin form (index.c). */
-#define LFS_FH_MAX (21 + MAX_HANDLE_SZ)
-struct lfs_fh {
-	int len;
-	uint8_t buf[LFS_FH_MAX];
-};
+
 
 
 struct lfs_inode {
@@ -216,14 +212,14 @@ int lfs_lookup_inode(struct lfs *lfs, struct lfs_inode *dir, const char *name,
 void lfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 
 /* index.c */
-int lfs_origin_encode(struct lfs *lfs, int layer, int fd, struct lfs_fh *out);
+int lfs_origin_encode(struct lfs *lfs, int layer, int fd, struct fh *out);
 /* Record in UPPER that it was copied from LOWER (layer LAYER); best effort. */
 int lfs_origin_set(struct lfs *lfs, int layer, int lower, int upper);
 /* 0 with *FH, or -ENODATA when FD has no (valid) origin. */
-int lfs_origin_get(int fd, struct lfs_fh *fh);
-bool lfs_origin_matches(const struct lfs_fh *fh, int fd);
+int lfs_origin_get(int fd, struct fh *fh);
+bool lfs_origin_matches(const struct fh *fh, int fd);
 /* Stat of the lower object FH names (root only), or -ESTALE. */
-int lfs_origin_decode(struct lfs *lfs, const struct lfs_fh *fh,
+int lfs_origin_decode(struct lfs *lfs, const struct fh *fh,
 		      struct stat *st);
 /* O_PATH fd of LOWER's index entry, or -ENOENT. */
 int lfs_index_open(struct lfs *lfs, const struct stack_obj *lower);

@@ -78,7 +78,7 @@ static void resolve_origin(struct lfs *lfs, struct lfs_inode *dir,
 	struct lfs_found low = { .upper = -1 };
 	struct stack_walk w = { 0 };
 	unsigned int nlink;
-	struct lfs_fh fh;
+	struct fh fh;
 	struct stat st;
 
 	if (lfs_origin_get(f->upper, &fh) < 0)

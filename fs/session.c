@@ -27,15 +27,6 @@
 #include "store.h"
 #include "walk.h"
 
-/* linux/fs.h of Linux 6.5; Debian 12's headers predate it. */
-struct lfs_fsuuid2 {
-	uint8_t len;
-	uint8_t uuid[16];
-};
-#ifndef FS_IOC_GETFSUUID
-#define FS_IOC_GETFSUUID _IOR(0x15, 0, struct lfs_fsuuid2)
-#endif
-
 struct checked {
 	const char *what; /* "lowerdir", "upperdir", ... for messages */
 	const char *arg;  /* as given */
@@ -76,19 +67,6 @@ static bool path_within(const char *a, const char *b)
 static bool same_dir(const struct checked *a, const struct checked *b)
 {
 	return a->st.st_dev == b->st.st_dev && a->st.st_ino == b->st.st_ino;
-}
-
-/* The default work dir: .NAME.layerfs-work beside UPPER. */
-static char *default_workdir(const char *upper)
-{
-	char *a = strdup(upper), *b = strdup(upper), *w = NULL;
-
-	if (a && b &&
-	    asprintf(&w, "%s/.%s.layerfs-work", dirname(a), basename(b)) < 0)
-		w = NULL;
-	free(a);
-	free(b);
-	return w;
 }
 
 /*
@@ -156,7 +134,7 @@ static int check_layout(struct lfs_config *cfg, struct layout *l)
 			return -1;
 		all[n++] = &l->upper;
 		l->workpath = cfg->workdir ? strdup(cfg->workdir) :
-					     default_workdir(l->upper.real);
+					     mounts_default_workdir(l->upper.real);
 		if (!l->workpath)
 			return -1;
 		if (stat(l->workpath, &wst) == 0) {
@@ -273,9 +251,7 @@ static void layout_free(struct layout *l, int nlowers)
 
 static int open_layer(struct lfs_layer *layer, const char *real)
 {
-	struct lfs_fsuuid2 u = { .len = 16 };
 	struct stat st;
-	int fd;
 
 	layer->path = strdup(real);
 	layer->fd = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -284,15 +260,12 @@ static int open_layer(struct lfs_layer *layer, const char *real)
 		return -1;
 	}
 	layer->dev = st.st_dev;
-	fd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0 && ioctl(fd, FS_IOC_GETFSUUID, &u) == 0 && u.len == 16)
-		memcpy(layer->uuid, u.uuid, 16);
+	fh_fs_uuid(layer->fd, layer->uuid);
 	/* decoding file handles needs CAP_DAC_READ_SEARCH and a real fd */
 	layer->handle_fd = -1;
-	if (fd >= 0 && geteuid() == 0)
-		layer->handle_fd = fd;
-	else if (fd >= 0)
-		close(fd);
+	if (geteuid() == 0)
+		layer->handle_fd = open(real, O_RDONLY | O_DIRECTORY |
+						      O_CLOEXEC);
 	return 0;
 }
 

@@ -209,3 +209,19 @@ void mounts_free(struct mount_state *ms)
 	free(ms->control);
 	memset(ms, 0, sizeof(*ms));
 }
+
+char *mounts_default_workdir(const char *upper)
+{
+	char *real = realpath(upper, NULL), *slash, *w = NULL;
+
+	if (!real)
+		return NULL;
+	slash = strrchr(real, '/');
+	if (slash && slash != real) {
+		*slash = '\0';
+		if (asprintf(&w, "%s/.%s.layerfs-work", real, slash + 1) < 0)
+			w = NULL;
+	}
+	free(real);
+	return w;
+}

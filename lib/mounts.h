@@ -32,4 +32,11 @@ int mounts_lookup(dev_t dev, struct mount_state *ms);
 int mounts_find_upper(const char *upper, struct mount_state *ms);
 void mounts_free(struct mount_state *ms);
 
+/*
+ * The work dir layerfs mount uses for UPPER when none is given:
+ * .NAME.layerfs-work beside it (malloc'ed; NULL when UPPER is missing
+ * or the root).
+ */
+char *mounts_default_workdir(const char *upper);
+
 #endif

@@ -476,4 +476,23 @@ test_expect_success 'a failed commit leaves no staging dir and the upper as it w
 	commit_up up -t t2 >id && is_id id
 '
 
+test_expect_success 'a changed lower file with two names commits as one file under both' '
+	fresh links &&
+	test_when_finished "test_umount_all" &&
+	mkdir b up mnt && echo orig >b/a && ln b/a b/b && echo other >b/c &&
+	"$LAYERFS" commit -t base b >/dev/null &&
+	lfs_mount @base up mnt &&
+	echo more >>mnt/a &&
+	test "$(cat mnt/b)" = "$(printf "orig\nmore")" &&
+	lfs_umount mnt &&
+	"$LAYERFS" diff -w "$(lfs_workdir up)" up >actual &&
+	printf "C /a\nC /b\n" >expect && test_cmp expect actual &&
+	commit_up up -t v2 >/dev/null &&
+	lfs_mount @v2 up mnt &&
+	test "$(stat -c %i mnt/a)" = "$(stat -c %i mnt/b)" &&
+	test "$(stat -c %h mnt/a)" = 2 &&
+	test "$(cat mnt/b)" = "$(printf "orig\nmore")" &&
+	lfs_umount mnt
+'
+
 test_done

@@ -20,6 +20,7 @@
 
 #include "changes.h"
 #include "copy.h"
+#include "fh.h"
 #include "oci.h"
 #include "stack.h"
 #include "table.h"
@@ -381,6 +382,47 @@ static int path_push(struct ctx *c, const char *name, size_t *old)
 	return 0;
 }
 
+/*
+ * A lower file with several names that the mount copied up shows its
+ * copy in the index (fs/index.c): put that in SET in its place.
+ */
+static void from_index(const struct view *v, struct stack_set *set)
+{
+	char name[2 * FH_MAX + 1];
+	uint8_t uuid[16];
+	struct fh fh;
+	int fd, layer;
+
+	if (v->index_fd < 0 || !set->n || S_ISDIR(set->st.st_mode) ||
+	    set->st.st_nlink < 2 || set->objs[0].layer == 0)
+		return;
+	layer = set->objs[0].layer;
+	if (fh_fs_uuid(v->roots[layer], uuid) ||
+	    fh_encode(set->objs[0].fd, uuid, &fh))
+		return;
+	fh_hex(&fh, name);
+	fd = openat(v->index_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstatat(fd, "", &set->st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) {
+		close(fd);
+		return;
+	}
+	close(set->objs[0].fd);
+	set->objs[0].fd = fd;
+}
+
+/* stack_lookup() of the new view, index included. */
+static int lookup(const struct view *v, const char *path,
+		  struct stack_set *set)
+{
+	int r = stack_lookup(v->roots, v->n, path, set);
+
+	if (r > 0)
+		from_index(v, set);
+	return r;
+}
+
 static int find(const struct view *v, const struct stack_set *dir,
 		const char *name, struct stack_set *set)
 {
@@ -393,6 +435,8 @@ static int find(const struct view *v, const struct stack_set *dir,
 	err = stack_find(v->roots, v->n, dir->objs, dir->n, name, false, set,
 			 &w);
 	free(w.redirect);
+	if (!err)
+		from_index(v, set);
 	return err;
 }
 
@@ -642,7 +686,7 @@ int changes_write_layer(const struct view *new, const struct changes *c,
 			close(dirfd);
 			continue;
 		}
-		err = stack_lookup(new->roots, new->n, ch->path, &set);
+		err = lookup(new, ch->path, &set);
 		if (err <= 0) {
 			err = err ? err : -ENOENT; /* changed under us */
 			close(dirfd);
@@ -682,7 +726,7 @@ next:
 
 		if (ch->kind == 'D')
 			continue;
-		if (stack_lookup(new->roots, new->n, ch->path, &set) <= 0)
+		if (lookup(new, ch->path, &set) <= 0)
 			continue;
 		if (S_ISDIR(set.st.st_mode)) {
 			dirfd = parent_of(rootfd, ch->path, &name);
@@ -711,7 +755,7 @@ unsigned long long changes_bytes(const struct view *new,
 
 	for (i = 0; i < c->n; i++) {
 		if (c->v[i].kind == 'D' ||
-		    stack_lookup(new->roots, new->n, c->v[i].path, &set) <= 0)
+		    lookup(new, c->v[i].path, &set) <= 0)
 			continue;
 		if (S_ISREG(set.st.st_mode))
 			bytes += set.st.st_size;

@@ -13,6 +13,11 @@
 struct view {
 	int n;
 	int *roots; /* O_PATH fds of the layer roots, top first */
+	/*
+	 * An upper's work dir index (layerfs.5), or -1: a lower file with
+	 * several names shows its copy there, as in the mount.
+	 */
+	int index_fd;
 };
 
 struct change {

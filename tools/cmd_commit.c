@@ -44,42 +44,6 @@ static const char usage[] =
 	"    -p, --parent REF   the layer UPPER sits on, if not recorded\n"
 	"    -w, --workdir DIR  UPPER's work directory (default: beside it)\n";
 
-/* The work dir of UPPER as layerfs mount chooses it by default. */
-static char *default_workdir(const char *upper)
-{
-	char *real = realpath(upper, NULL), *slash, *w = NULL;
-
-	if (!real)
-		return NULL;
-	slash = strrchr(real, '/');
-	if (slash && slash != real) {
-		*slash = '\0';
-		if (asprintf(&w, "%s/.%s.layerfs-work", real, slash + 1) < 0)
-			w = NULL;
-	}
-	free(real);
-	return w;
-}
-
-static bool dir_is_empty(const char *path)
-{
-	char **names;
-	size_t n, i;
-	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	bool empty = true;
-
-	if (fd < 0)
-		return true;
-	if (!walk_names(fd, &names, &n)) {
-		empty = n == 0;
-		for (i = 0; i < n; i++)
-			free(names[i]);
-		free(names);
-	}
-	close(fd);
-	return empty;
-}
-
 /*
  * UPPER is mounted: pause the mount's changes through its daemon's
  * control socket (fs/control.c) and return the connection, which keeps
@@ -160,12 +124,9 @@ int cmd_commit(int argc, char **argv)
 	if (flock(upper, LOCK_EX | LOCK_NB) < 0)
 		control = pause_mount(up);
 	if (!work)
-		work = default_workdir(up);
+		work = mounts_default_workdir(up);
 	if (work && asprintf(&index, "%s/index", work) < 0)
 		index = NULL;
-	if (index && !dir_is_empty(index))
-		die("%s: holds copied-up hard links (%s) that commit cannot "
-		    "read yet", up, index);
 
 	if (tag && !store_tag_valid(tag))
 		die("%s: not a valid tag name (letters, digits, . _ - :)", tag);
@@ -184,6 +145,9 @@ int cmd_commit(int argc, char **argv)
 	if (err)
 		die("%s: layers of %s: %s", up, parent, strerror(-err));
 	new.roots[0] = dup(upper);
+	/* lower hard links the mount copied up are in its index */
+	if (index)
+		new.index_fd = open(index, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	err = new.roots[0] < 0 ? -errno : changes_compute(&new, &old, &ch);
 	if (err)
 		die("%s: %s", up, strerror(-err));
@@ -219,6 +183,7 @@ int cmd_commit(int argc, char **argv)
 	err = walk_remove_contents(upper);
 	if (!err && work && (wfd = open(work, O_PATH | O_DIRECTORY)) >= 0) {
 		walk_remove(wfd, "work");
+		walk_remove(wfd, "index"); /* its copies are in the layer */
 		close(wfd);
 	}
 	if (!err)

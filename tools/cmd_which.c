@@ -105,6 +105,7 @@ static void of_mount(const char *arg, struct view *v, char ***names,
 	if (strncmp(real, ms.mountpoint, n) || (real[n] && real[n] != '/'))
 		die("%s: not in a live layerfs mount", arg);
 	*path = strdup(real + n + (real[n] == '/'));
+	v->index_fd = -1;
 	v->n = ms.nlayers;
 	v->roots = calloc(v->n, sizeof(*v->roots));
 	*names = calloc(v->n, sizeof(**names));

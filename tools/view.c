@@ -14,6 +14,7 @@ int view_of_chain(struct store *s, const char *id, int top, struct view *v)
 	int n = 0, i, err;
 
 	memset(v, 0, sizeof(*v));
+	v->index_fd = -1;
 	if (*id) {
 		err = store_chain(s, id, &ids, &n);
 		if (err)
@@ -48,7 +49,10 @@ void view_close(struct view *v)
 		if (v->roots[i] >= 0)
 			close(v->roots[i]);
 	free(v->roots);
+	if (v->index_fd >= 0)
+		close(v->index_fd);
 	memset(v, 0, sizeof(*v));
+	v->index_fd = -1;
 }
 
 void view_open_store(struct store *s, const char *path, bool create,
