@@ -40,6 +40,7 @@ static int add(struct changes *c, char kind, const char *path)
 		c->cap = cap;
 	}
 	c->v[c->n].kind = kind;
+	c->v[c->n].opaque = false;
 	c->v[c->n].path = strdup(path);
 	if (!c->v[c->n].path)
 		return -ENOMEM;
@@ -440,6 +441,62 @@ static int find(const struct view *v, const struct stack_set *dir,
 	return err;
 }
 
+static int diff_dir(struct ctx *c, const struct stack_set *n,
+		    const struct stack_set *o, bool *changed);
+
+/*
+ * Does directory N of the new view come from the new layers alone, so
+ * that it hides the old one entirely (an opaque directory)?
+ */
+static bool replaces(const struct ctx *c, const struct stack_set *n)
+{
+	int fresh = c->new->n - c->old->n;
+
+	return n->n && n->objs[n->n - 1].layer < fresh;
+}
+
+/*
+ * N replaces the old directory O: in the layer it is opaque and holds
+ * all of N; the listing also says which of O's names went.
+ */
+static int diff_replaced(struct ctx *c, const struct stack_set *n,
+			 const struct stack_set *o, bool *changed)
+{
+	char **names;
+	size_t count, i, old;
+	int err;
+
+	err = add(c->out, 'C', c->path);
+	if (err)
+		return err;
+	c->out->v[c->out->n - 1].opaque = true;
+	err = diff_dir(c, n, NULL, changed);
+	if (!err)
+		err = dir_names(o, &names, &count);
+	if (err)
+		return err;
+	for (i = 0; i < count; i++) {
+		struct stack_set cn, co;
+
+		if (!err)
+			err = find(c->new, n, names[i], &cn);
+		if (!err && !cn.n && !(err = find(c->old, o, names[i], &co))) {
+			if (co.n && !(err = path_push(c, names[i], &old))) {
+				err = add(c->out, 'D', c->path);
+				c->len = old;
+				c->path[old] = '\0';
+			}
+			stack_set_free(&co);
+		}
+		if (!err)
+			stack_set_free(&cn);
+		free(names[i]);
+	}
+	free(names);
+	*changed = true;
+	return err;
+}
+
 /*
  * Compare directory N of the new view with O of the old one (O may be
  * empty: everything is new).  *CHANGED: something below differs.
@@ -506,6 +563,8 @@ static int diff_dir(struct ctx *c, const struct stack_set *n,
 
 			if (same_dirs(&cn, &co, c->new->n - c->old->n))
 				inner = false;
+			else if (replaces(c, &cn))
+				err = diff_replaced(c, &cn, &co, &inner);
 			else if (!(err = add(c->out, 'C', c->path)))
 				err = diff_dir(c, &cn, &co, &inner);
 			if (!err && !inner && at < c->out->n &&
@@ -561,6 +620,9 @@ int changes_compute(const struct view *new, const struct view *old,
 	err = diff_dir(&c, &n, old->n ? &o : NULL, &changed);
 	if (!err)
 		err = finish_links(&c);
+	/* replaced directories listed their deletions after their contents */
+	if (!err && out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_change);
 	stack_set_free(&n);
 	stack_set_free(&o);
 out:
@@ -568,6 +630,14 @@ out:
 	if (err < 0)
 		changes_free(out);
 	return err < 0 ? err : 0;
+}
+
+/* Is PATH inside directory DIR (NULL: none)? */
+static bool under(const char *dir, const char *path)
+{
+	size_t n = dir ? strlen(dir) : 0;
+
+	return dir && !strncmp(path, dir, n) && path[n] == '/';
 }
 
 /* Hard links already written: source (dev, ino) to staged path. */
@@ -666,7 +736,7 @@ int changes_write_layer(const struct view *new, const struct changes *c,
 	struct link *links = NULL, *l, *tmp;
 	struct oci_progress progress;
 	struct stack_set set;
-	const char *name;
+	const char *name, *opaque = NULL;
 	size_t i;
 	int err = 0, dirfd;
 
@@ -682,7 +752,9 @@ int changes_write_layer(const struct view *new, const struct changes *c,
 			break;
 		}
 		if (ch->kind == 'D') {
-			err = wh_make(dirfd, name);
+			/* under an opaque directory nothing needs hiding */
+			if (!under(opaque, ch->path))
+				err = wh_make(dirfd, name);
 			close(dirfd);
 			continue;
 		}
@@ -714,6 +786,16 @@ int changes_write_layer(const struct view *new, const struct changes *c,
 			HASH_ADD(hh, links, key, sizeof(l->key), l);
 		}
 		err = write_object(&set, dirfd, name);
+		if (!err && ch->opaque) {
+			int fd = openat(dirfd, name, O_PATH | O_CLOEXEC);
+
+			err = fd < 0 ? -errno :
+				       wh_set_opaque(fd, geteuid() ? WH_NS_USER :
+								  WH_NS_TRUSTED);
+			if (fd >= 0)
+				close(fd);
+			opaque = ch->path;
+		}
 		oci_progress_add(&progress, 1,
 				 S_ISREG(set.st.st_mode) ? set.st.st_size : 0);
 next:

@@ -8,6 +8,7 @@
 #ifndef LFS_CHANGES_H
 #define LFS_CHANGES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct view {
@@ -21,8 +22,9 @@ struct view {
 };
 
 struct change {
-	char kind;  /* 'A' added, 'C' changed, 'D' deleted */
-	char *path; /* "a/b" */
+	char kind;   /* 'A' added, 'C' changed, 'D' deleted */
+	bool opaque; /* a directory that replaces the old one entirely */
+	char *path;  /* "a/b" */
 };
 
 struct changes {
