@@ -495,4 +495,21 @@ test_expect_success 'a changed lower file with two names commits as one file und
 	lfs_umount mnt
 '
 
+test_expect_success 'a replaced directory is one opaque marker in the layer' '
+	fresh opaque &&
+	test_when_finished "test_umount_all" &&
+	mkdir -p b/d up mnt && echo 1 >b/d/x && echo 2 >b/d/y &&
+	"$LAYERFS" commit -t base b >/dev/null &&
+	lfs_mount @base up mnt &&
+	rm -rf mnt/d && mkdir mnt/d && echo n >mnt/d/new &&
+	lfs_umount mnt &&
+	commit_up up -t v2 >id &&
+	root=$LAYERFS_STORE/layers/$(cat id)/root &&
+	test_is_opaque "$root/d" &&
+	test "$(ls -A "$root/d")" = new &&
+	lfs_mount @v2 up mnt &&
+	test "$(ls -A mnt/d)" = new &&
+	lfs_umount mnt
+'
+
 test_done
