@@ -73,11 +73,15 @@ static int set_owner(fuse_req_t req, int dirfd, const char *name,
 		     const struct stat *pst, mode_t mode)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	gid_t gid = (pst->st_mode & S_ISGID) ? pst->st_gid : ctx->gid;
+	struct lfs_config *cfg = lfs_of(req)->cfg;
+	uid_t uid = lfs_idmap_store(&cfg->uids, ctx->uid);
+	gid_t gid = (pst->st_mode & S_ISGID) ?
+			    pst->st_gid :
+			    lfs_idmap_store(&cfg->gids, ctx->gid);
 
 	if (S_ISDIR(mode) && (pst->st_mode & S_ISGID))
 		mode |= S_ISGID;
-	if (fchownat(dirfd, name, ctx->uid, gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+	if (fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 &&
 	    geteuid() == 0)
 		return -errno;
 	if (!S_ISLNK(mode) && fchmodat(dirfd, name, mode & 07777, 0) < 0)

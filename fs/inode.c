@@ -204,6 +204,8 @@ int lfs_inode_stat(struct lfs *lfs, struct lfs_inode *ino, int fd,
 	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	st->st_ino = ino->st_ino;
+	st->st_uid = lfs_idmap_show(&lfs->cfg->uids, st->st_uid);
+	st->st_gid = lfs_idmap_show(&lfs->cfg->gids, st->st_gid);
 	if (S_ISDIR(st->st_mode)) {
 		/* A merged directory cannot count its subdirectories. */
 		if ((upper >= 0 && ino->nlower) || ino->nlower > 1)
@@ -216,7 +218,6 @@ int lfs_inode_stat(struct lfs *lfs, struct lfs_inode *ino, int fd,
 	} else if (ino->deleted && upper < 0) {
 		st->st_nlink = 0;
 	}
-	(void)lfs;
 	return 0;
 }
 
@@ -301,10 +302,12 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino_, struct stat *attr,
 		}
 	}
 	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid :
-							   (uid_t)-1;
-		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid :
-							   (gid_t)-1;
+		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ?
+				    lfs_idmap_store(&lfs->cfg->uids, attr->st_uid) :
+				    (uid_t)-1;
+		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ?
+				    lfs_idmap_store(&lfs->cfg->gids, attr->st_gid) :
+				    (gid_t)-1;
 
 		if (fchownat(fd, "", uid, gid,
 			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {

@@ -50,6 +50,18 @@
 #include "table.h"
 #include "whiteout.h"
 
+/* Id mapping (idmap.c). */
+struct lfs_idrange {
+	uint32_t inner, outer, count; /* stored id, shown id, how many */
+};
+
+struct lfs_idmap {
+	int n;
+	struct lfs_idrange *r;
+	bool squash; /* show every object as SQUASH_TO */
+	uint32_t squash_to;
+};
+
 struct lfs_config {
 	char **lowers;	   /* top first */
 	int nlowers;
@@ -65,6 +77,7 @@ struct lfs_config {
 	double timeout;	   /* entry/attr/negative cache, seconds */
 	char *fsname;
 	char *store;	   /* for LOWERS "@REF" */
+	struct lfs_idmap uids, gids;
 	char parent_id[33]; /* the store layer LOWERS came from, or "" */
 	struct fuse_args fuse_args; /* what we pass on to libfuse */
 };
@@ -164,6 +177,11 @@ static inline int lfs_real_fd(struct lfs_inode *ino)
 int lfs_opts_parse(int argc, char **argv, struct lfs_config *cfg);
 void lfs_opts_free(struct lfs_config *cfg);
 void lfs_mount_usage(FILE *out);
+
+/* idmap.c */
+int lfs_idmap_parse(const char *opt, const char *val, struct lfs_idmap *map);
+uint32_t lfs_idmap_show(const struct lfs_idmap *map, uint32_t id);
+uint32_t lfs_idmap_store(const struct lfs_idmap *map, uint32_t id);
 
 /* session.c */
 int lfs_main(struct lfs_config *cfg);

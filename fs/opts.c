@@ -44,6 +44,11 @@ static const char mount_usage[] =
 	"       timeout=SECONDS    kernel cache timeout (default 86400)\n"
 	"       fsname=NAME        source name shown in /proc/mounts\n"
 	"       store=DIR          the layer store for @REF lowers\n"
+	"       uidmapping=MAP     show stored uids through MAP, C:H:N[:C:H:N..]:\n"
+	"                          C..C+N-1 as H..H+N-1, and store back\n"
+	"       gidmapping=MAP     the same for gids\n"
+	"       squash_to_uid=ID   show every object as owned by ID\n"
+	"       squash_to_gid=ID   show every object's group as ID\n"
 	"       debug              as -d\n";
 
 void lfs_mount_usage(FILE *out)
@@ -170,6 +175,22 @@ static int parse_o(struct lfs_config *cfg, const char *arg)
 			cfg->allow_other = true;
 		} else if (IS("debug")) {
 			cfg->debug = cfg->foreground = true;
+		} else if (IS("uidmapping")) {
+			err = lfs_idmap_parse("uidmapping", val, &cfg->uids);
+		} else if (IS("gidmapping")) {
+			err = lfs_idmap_parse("gidmapping", val, &cfg->gids);
+		} else if (IS("squash_to_uid") || IS("squash_to_gid")) {
+			struct lfs_idmap *m = IS("squash_to_uid") ? &cfg->uids :
+								    &cfg->gids;
+			char *end;
+
+			m->squash_to = strtoul(val, &end, 10);
+			m->squash = true;
+			if (!*val || *end) {
+				error("-o %.*s=%s: not an id", (int)klen, opt,
+				      val);
+				err = -EINVAL;
+			}
 		} else if (IS("store")) {
 			err = set_str(&cfg->store, val);
 		} else if (IS("fsname")) {
@@ -357,5 +378,7 @@ void lfs_opts_free(struct lfs_config *cfg)
 	free(cfg->mountpoint);
 	free(cfg->fsname);
 	free(cfg->store);
+	free(cfg->uids.r);
+	free(cfg->gids.r);
 	fuse_opt_free_args(&cfg->fuse_args);
 }
