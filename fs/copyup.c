@@ -140,35 +140,40 @@ static void link_name(int fd, int udir, const char *name)
 static int copy_up_one(struct lfs *lfs, struct lfs_inode *ino, int udir,
 		       const char *name, off_t len)
 {
-	struct stack_obj *src = &ino->lower[0];
+	struct stack_obj lower = { ino->lower[0].layer, -1 }, *src = &lower;
 	struct stat st, pst;
 	char tmp[32] = "", p[32];
 	int out = -1, fd, err;
 	struct timespec pts[2];
 	bool reg, index;
 
-	if (fstatat(src->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	if (udir >= 0 && fstat(udir, &pst) < 0)
-		return -errno;
+	lower.fd = lfs_lower_get(lfs, ino);
+	if (lower.fd < 0)
+		return lower.fd;
+	if (fstatat(src->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ||
+	    (udir >= 0 && fstat(udir, &pst) < 0)) {
+		err = -errno;
+		goto out_cleanup;
+	}
 	reg = S_ISREG(st.st_mode);
 	index = !S_ISDIR(st.st_mode) && st.st_nlink > 1 && lfs->index_fd >= 0;
-	if (udir < 0 && !reg && !index)
-		return -ENOENT;
+	if (udir < 0 && !reg && !index) {
+		err = -ENOENT;
+		goto out_cleanup;
+	}
 
 	/* stage the copy in the work dir */
 	if (reg) {
 		out = openat(lfs->work_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
 			     0600);
-		if (out < 0)
-			return -errno;
-		err = fill_regular(lfs, src, &st, out, len);
+		err = out < 0 ? -errno : fill_regular(lfs, src, &st, out, len);
 	} else {
 		lfs_tmpname(lfs, tmp);
 		err = stage_other(src, &st, lfs->work_fd, tmp);
 		if (err)
-			return err;
-		err = fill_other(lfs, src, &st, tmp);
+			tmp[0] = '\0'; /* nothing staged */
+		else
+			err = fill_other(lfs, src, &st, tmp);
 	}
 	if (err)
 		goto out_cleanup;
@@ -227,6 +232,7 @@ out_cleanup:
 		unlinkat(lfs->work_fd, tmp, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
 	if (out >= 0)
 		close(out);
+	lfs_real_put(ino, lower.fd);
 	return err;
 }
 

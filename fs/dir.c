@@ -288,7 +288,11 @@ void lfs_readlink(fuse_req_t req, fuse_ino_t ino)
 	char *target;
 	int err;
 
-	err = copy_readlink(lfs_real_fd(lfs_inode(lfs, ino)), &target);
+	struct lfs_inode *inode = lfs_inode(lfs, ino);
+	int fd = lfs_real_get(lfs, inode);
+
+	err = fd < 0 ? fd : copy_readlink(fd, &target);
+	lfs_real_put(inode, fd);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -305,11 +309,17 @@ void lfs_readlink(fuse_req_t req, fuse_ino_t ino)
 static int prepare_hardlink(struct lfs *lfs, struct lfs_inode *ino)
 {
 	struct stat st;
+	int fd, r;
 
 	if (S_ISDIR(ino->type) || lfs_upper_fd(ino) >= 0 || !ino->nlower ||
 	    lfs->index_fd < 0)
 		return 0;
-	if (fstatat(ino->lower[0].fd, "", &st, AT_EMPTY_PATH) < 0)
+	fd = lfs_lower_get(lfs, ino);
+	if (fd < 0)
+		return fd;
+	r = fstatat(fd, "", &st, AT_EMPTY_PATH);
+	lfs_real_put(ino, fd);
+	if (r < 0)
 		return -errno;
 	return st.st_nlink > 1 ? lfs_copy_up(lfs, ino, -1) : 0;
 }
@@ -511,15 +521,19 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (ino->indexed) {
 			index_count(lfs, ino, nlink ? nlink - 1 : 0);
 			ino->deleted = nlink <= 1;
-		} else if (isdir || upper < 0)
-			ino->deleted = isdir || ino->nlower == 0 ||
-				       (fstatat(ino->lower[0].fd, "", &st,
-						AT_EMPTY_PATH) == 0 &&
+		} else if (isdir || upper < 0) {
+			int fd = isdir ? -1 : lfs_lower_get(lfs, ino);
+
+			ino->deleted = isdir || fd < 0 ||
+				       (fstatat(fd, "", &st, AT_EMPTY_PATH) == 0 &&
 					st.st_nlink <= 1);
-		else
+			lfs_real_put(ino, fd);
+		}
+		else {
 			ino->deleted = fstatat(upper, "", &st,
 					       AT_EMPTY_PATH) == 0 &&
 				       st.st_nlink == 0;
+		}
 	}
 	pthread_mutex_unlock(&ino->lock);
 	pthread_rwlock_unlock(&lfs->tree_lock);

@@ -77,15 +77,16 @@ void lfs_open(fuse_req_t req, fuse_ino_t ino_, struct fuse_file_info *fi)
 	struct lfs_inode *ino = lfs_inode(lfs, ino_);
 	bool write = (fi->flags & O_ACCMODE) != O_RDONLY ||
 		     (fi->flags & O_TRUNC);
-	int fd, err = 0, upper;
+	int fd, err = 0, upper, real;
 
 	if (write)
 		err = lfs_copy_up(lfs, ino, (fi->flags & O_TRUNC) ? 0 : -1);
 	if (err)
 		goto out;
 	upper = lfs_upper_fd(ino);
-	fd = open_real(upper >= 0 ? upper : lfs_real_fd(ino),
-		       real_flags(fi->flags));
+	real = lfs_real_get(lfs, ino);
+	fd = real < 0 ? real : open_real(real, real_flags(fi->flags));
+	lfs_real_put(ino, real);
 	if (fd < 0) {
 		err = fd;
 		goto out;

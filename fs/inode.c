@@ -49,7 +49,8 @@ static void inode_free(struct lfs_inode *ino)
 	if (ino->upper >= 0)
 		close(ino->upper);
 	for (i = 0; i < ino->nlower; i++)
-		close(ino->lower[i].fd);
+		if (ino->lower[i].fd >= 0)
+			close(ino->lower[i].fd);
 	free(ino->lower);
 	free(ino->name);
 	pthread_mutex_destroy(&ino->lock);
@@ -163,6 +164,10 @@ struct lfs_inode *lfs_inode_get(struct lfs *lfs, struct lfs_inode *parent,
 	fresh->nlower = f->nlower;
 	fresh->lower = f->lower;
 	pthread_mutex_init(&fresh->lock, NULL);
+	if (!S_ISDIR(fresh->type) && fresh->nlower) {
+		close(fresh->lower[0].fd); /* see lfs_lower_get() */
+		fresh->lower[0].fd = -1;
+	}
 	f->upper = -1;
 	f->nlower = 0;
 	f->lower = NULL;
@@ -191,17 +196,67 @@ struct lfs_inode *lfs_inode_get(struct lfs *lfs, struct lfs_inode *parent,
 }
 
 /*
+ * An O_PATH fd of INO's lower object, or -errno.  A directory keeps its
+ * own; any other object is opened through its parent's directory in
+ * the same layer, under the name it was found by (lower layers do not
+ * change, and a lower object never moves without being copied up).
+ * Release it with lfs_real_put().
+ */
+int lfs_lower_get(struct lfs *lfs, struct lfs_inode *ino)
+{
+	struct lfs_inode *p;
+	int i, fd = -ESTALE;
+
+	if (!ino->nlower)
+		return -ENOENT;
+	if (ino->lower[0].fd >= 0)
+		return ino->lower[0].fd;
+	pthread_rwlock_rdlock(&lfs->tree_lock);
+	p = ino->parent;
+	for (i = 0; p && i < p->nlower; i++)
+		if (p->lower[i].layer == ino->lower[0].layer) {
+			fd = openat(p->lower[i].fd, ino->name,
+				    O_PATH | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0)
+				fd = -errno;
+			break;
+		}
+	pthread_rwlock_unlock(&lfs->tree_lock);
+	return fd;
+}
+
+/* An O_PATH fd to read INO through: its upper object, else its lower. */
+int lfs_real_get(struct lfs *lfs, struct lfs_inode *ino)
+{
+	int fd = lfs_upper_fd(ino);
+
+	return fd >= 0 ? fd : lfs_lower_get(lfs, ino);
+}
+
+void lfs_real_put(struct lfs_inode *ino, int fd)
+{
+	if (fd >= 0 && fd != lfs_upper_fd(ino) &&
+	    !(ino->nlower && fd == ino->lower[0].fd))
+		close(fd);
+}
+
+/*
  * Attributes of INO as the mount shows them, read through FD (an open
  * handle's fd) or else through the topmost real object.
  */
 int lfs_inode_stat(struct lfs *lfs, struct lfs_inode *ino, int fd,
 		   struct stat *st)
 {
-	int upper = lfs_upper_fd(ino);
+	int upper = lfs_upper_fd(ino), own = -1, r;
 
-	if (fd < 0)
-		fd = lfs_real_fd(ino);
-	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+	if (fd < 0) {
+		fd = own = lfs_real_get(lfs, ino);
+		if (fd < 0)
+			return fd;
+	}
+	r = fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+	lfs_real_put(ino, own);
+	if (r < 0)
 		return -errno;
 	st->st_ino = ino->st_ino;
 	st->st_uid = lfs_idmap_show(&lfs->cfg->uids, st->st_uid);

@@ -113,7 +113,13 @@ struct lfs_inode {
 	pthread_mutex_t lock;
 	int upper;		 /* O_PATH or -1 */
 	int nlower;
-	struct stack_obj *lower; /* dirs: merge stack; else the origin */
+	/*
+	 * Directories: the merge stack, with fds.  Other objects: the lower
+	 * object they come from, by layer only (fd -1): lfs_lower_get()
+	 * opens it through the parent when needed, so that a walk of a
+	 * large image holds one descriptor per directory, not per file.
+	 */
+	struct stack_obj *lower;
 	bool deleted;		 /* its last name is gone */
 	bool indexed;		 /* upper is an index entry: see index.c */
 };
@@ -165,13 +171,6 @@ static inline int lfs_upper_fd(struct lfs_inode *ino)
 	return __atomic_load_n(&ino->upper, __ATOMIC_ACQUIRE);
 }
 
-/* The fd to read the object through: upper if any, else its lower. */
-static inline int lfs_real_fd(struct lfs_inode *ino)
-{
-	int fd = lfs_upper_fd(ino);
-
-	return fd >= 0 ? fd : ino->nlower ? ino->lower[0].fd : -1;
-}
 
 /* opts.c */
 int lfs_opts_parse(int argc, char **argv, struct lfs_config *cfg);
@@ -201,6 +200,9 @@ struct lfs_inode *lfs_inode_get(struct lfs *lfs, struct lfs_inode *parent,
 void lfs_inode_ref(struct lfs *lfs, struct lfs_inode *ino);
 void lfs_inode_unref(struct lfs *lfs, struct lfs_inode *ino);
 void lfs_inode_forget(struct lfs *lfs, struct lfs_inode *ino, uint64_t n);
+int lfs_real_get(struct lfs *lfs, struct lfs_inode *ino);
+int lfs_lower_get(struct lfs *lfs, struct lfs_inode *ino);
+void lfs_real_put(struct lfs_inode *ino, int fd);
 int lfs_inode_stat(struct lfs *lfs, struct lfs_inode *ino, int fd,
 		   struct stat *st);
 void lfs_inode_set_parent(struct lfs *lfs, struct lfs_inode *ino,

@@ -18,8 +18,10 @@ void lfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		  size_t size)
 {
 	struct lfs *lfs = lfs_of(req);
+	struct lfs_inode *inode;
 	char *buf = NULL;
 	ssize_t n;
+	int fd;
 
 	if (xat_is_private(name)) {
 		fuse_reply_err(req, ENODATA); /* hidden: as if absent */
@@ -32,7 +34,10 @@ void lfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			return;
 		}
 	}
-	n = xat_get(lfs_real_fd(lfs_inode(lfs, ino)), name, buf, size);
+	inode = lfs_inode(lfs, ino);
+	fd = lfs_real_get(lfs, inode);
+	n = fd < 0 ? fd : xat_get(fd, name, buf, size);
+	lfs_real_put(inode, fd);
 	if (n < 0)
 		fuse_reply_err(req, -n);
 	else if (size)
@@ -45,11 +50,16 @@ void lfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 void lfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct lfs *lfs = lfs_of(req);
+	struct lfs_inode *inode;
 	char *list, *name, *out;
 	size_t len = 0, l;
 	ssize_t n;
+	int fd;
 
-	n = xat_list(lfs_real_fd(lfs_inode(lfs, ino)), &list);
+	inode = lfs_inode(lfs, ino);
+	fd = lfs_real_get(lfs, inode);
+	n = fd < 0 ? fd : xat_list(fd, &list);
+	lfs_real_put(inode, fd);
 	if (n < 0) {
 		fuse_reply_err(req, -n);
 		return;
@@ -92,15 +102,18 @@ void lfs_removexattr(fuse_req_t req, fuse_ino_t ino_, const char *name)
 {
 	struct lfs *lfs = lfs_of(req);
 	struct lfs_inode *ino = lfs_inode(lfs, ino_);
-	int err;
+	int err, fd;
 
 	if (xat_is_private(name)) {
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
 	/* nothing to copy up for a name the file does not have */
-	if (xat_get(lfs_real_fd(ino), name, NULL, 0) == -ENODATA) {
-		fuse_reply_err(req, ENODATA);
+	fd = lfs_real_get(lfs, ino);
+	err = fd < 0 ? fd : (int)xat_get(fd, name, NULL, 0);
+	lfs_real_put(ino, fd);
+	if (err == -ENODATA || (err < 0 && fd < 0)) {
+		fuse_reply_err(req, -err);
 		return;
 	}
 	err = lfs_copy_up(lfs, ino, -1);
