@@ -41,9 +41,11 @@ int lfs_idmap_parse(const char *opt, const char *val, struct lfs_idmap *map)
 		struct lfs_idrange *r = realloc(map->r,
 						(map->n + 1) * sizeof(*r));
 
-		if (!r || !v[2])
+		if (!r)
 			goto bad;
 		map->r = r;
+		if (!v[2])
+			goto bad;
 		r[map->n].inner = v[0];
 		r[map->n].outer = v[1];
 		r[map->n].count = v[2];
