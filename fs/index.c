@@ -24,34 +24,6 @@
 #include "layerfs.h"
 #include "xattr.h"
 
-#define OVL_FH_MAGIC 0xfb
-
-/* The kernel's struct ovl_fb (lib/fh.c writes it). */
-struct ovl_fb {
-	uint8_t version;
-	uint8_t magic;
-	uint8_t len;
-	uint8_t flags;
-	uint8_t type;
-	uint8_t uuid[16];
-	uint8_t fid[];
-} __attribute__((packed));
-
-struct fh_buf {
-	struct file_handle fh;
-	unsigned char bytes[MAX_HANDLE_SZ];
-};
-
-static int handle_of(int fd, struct fh_buf *h)
-{
-	int mount_id;
-
-	h->fh.handle_bytes = MAX_HANDLE_SZ;
-	if (name_to_handle_at(fd, "", &h->fh, &mount_id, AT_EMPTY_PATH) < 0)
-		return -errno;
-	return 0;
-}
-
 int lfs_origin_encode(struct lfs *lfs, int layer, int fd, struct fh *out)
 {
 	return fh_encode(fd, lfs->layers[layer].uuid, out);
@@ -86,9 +58,9 @@ bool lfs_origin_matches(const struct fh *fh, int fd)
 {
 	const struct ovl_fb *fb = (const struct ovl_fb *)fh->buf;
 	size_t n = fb->len - sizeof(*fb);
-	struct fh_buf h;
+	struct fh_handle h;
 
-	if (handle_of(fd, &h))
+	if (fh_handle_of(fd, &h))
 		return false;
 	return h.fh.handle_type == fb->type && h.fh.handle_bytes == n &&
 	       !memcmp(h.fh.f_handle, fb->fid, n);
@@ -98,7 +70,7 @@ int lfs_origin_decode(struct lfs *lfs, const struct fh *fh,
 		      struct stat *st)
 {
 	const struct ovl_fb *fb = (const struct ovl_fb *)fh->buf;
-	struct fh_buf h;
+	struct fh_handle h;
 	int i, fd, err;
 
 	h.fh.handle_bytes = fb->len - sizeof(*fb);

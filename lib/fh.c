@@ -7,19 +7,6 @@
 
 #include "fh.h"
 
-#define OVL_FH_MAGIC 0xfb
-
-/* The kernel's struct ovl_fb. */
-struct ovl_fb {
-	uint8_t version;
-	uint8_t magic;
-	uint8_t len;
-	uint8_t flags;
-	uint8_t type;
-	uint8_t uuid[16];
-	uint8_t fid[];
-} __attribute__((packed));
-
 /* linux/fs.h of Linux 6.5; Debian 12's headers predate it. */
 struct fh_fsuuid2 {
 	uint8_t len;
@@ -29,18 +16,25 @@ struct fh_fsuuid2 {
 #define FS_IOC_GETFSUUID _IOR(0x15, 0, struct fh_fsuuid2)
 #endif
 
+int fh_handle_of(int fd, struct fh_handle *h)
+{
+	int mount_id;
+
+	h->fh.handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(fd, "", &h->fh, &mount_id, AT_EMPTY_PATH) < 0)
+		return -errno;
+	return 0;
+}
+
 int fh_encode(int fd, const uint8_t uuid[16], struct fh *out)
 {
 	struct ovl_fb *fb = (struct ovl_fb *)out->buf;
-	struct {
-		struct file_handle fh;
-		unsigned char bytes[MAX_HANDLE_SZ];
-	} h;
-	int mount_id;
+	struct fh_handle h;
+	int err;
 
-	h.fh.handle_bytes = MAX_HANDLE_SZ;
-	if (name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) < 0)
-		return -errno;
+	err = fh_handle_of(fd, &h);
+	if (err)
+		return err;
 	memset(fb, 0, sizeof(*fb));
 	fb->magic = OVL_FH_MAGIC;
 	fb->len = sizeof(*fb) + h.fh.handle_bytes;

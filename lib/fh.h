@@ -11,6 +11,27 @@
 #include <stdint.h>
 
 #define FH_MAX (21 + MAX_HANDLE_SZ)
+#define OVL_FH_MAGIC 0xfb
+
+/* The kernel's struct ovl_fb: what struct fh's buffer holds. */
+struct ovl_fb {
+	uint8_t version;
+	uint8_t magic;
+	uint8_t len;
+	uint8_t flags;
+	uint8_t type;
+	uint8_t uuid[16];
+	uint8_t fid[];
+} __attribute__((packed));
+
+/* A file handle as name_to_handle_at(2) returns it. */
+struct fh_handle {
+	struct file_handle fh;
+	unsigned char bytes[MAX_HANDLE_SZ];
+};
+
+/* The handle of FD (any fd, O_PATH too).  0 or -errno. */
+int fh_handle_of(int fd, struct fh_handle *h);
 
 struct fh {
 	int len;

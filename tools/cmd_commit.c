@@ -92,13 +92,13 @@ int cmd_commit(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *storepath = NULL, *msg = NULL, *tag = NULL, *pref = NULL;
-	char *work = NULL, *dir, *index = NULL;
+	char *work = NULL, *index = NULL;
 	char parent[STORE_ID_LEN + 1] = "";
 	struct layer_meta m = { 0 };
 	struct changes ch;
 	struct view new, old;
 	struct store s;
-	int c, upper, rootfd, err, wfd, control = -1;
+	int c, upper, err, wfd, control = -1;
 	const char *up;
 
 	while ((c = getopt_long(argc, argv, "m:t:p:w:h", longopts, NULL)) != -1) {
@@ -152,26 +152,11 @@ int cmd_commit(int argc, char **argv)
 	if (err)
 		die("%s: %s", up, strerror(-err));
 
-	err = store_stage(&s, &dir, &rootfd);
-	if (err)
-		die("%s/tmp: %s", s.path, strerror(-err));
-	err = changes_write_layer(&new, &ch, rootfd, "committing");
-	close(rootfd);
-	if (err) {
-		store_unstage(&s, dir);
-		die("%s: writing the layer: %s", up, strerror(-err));
-	}
 	memset(&m, 0, sizeof(m));
 	snprintf(m.parent, sizeof(m.parent), "%s", parent);
 	m.created_by = strdup("layerfs commit");
 	m.comment = msg ? strdup(msg) : NULL;
-	err = store_publish(&s, dir, &m);
-	if (err) {
-		store_unstage(&s, dir);
-		die("%s: publishing the layer: %s", s.path, strerror(-err));
-	}
-	if (tag && (err = store_tag_set(&s, tag, m.id)))
-		die("%s: tag %s: %s", s.path, tag, strerror(-err));
+	view_publish(&s, &new, &ch, &m, tag, up, "committing");
 
 	if (control >= 0) {
 		/* a live mount keeps its changes, as after docker commit */
@@ -197,7 +182,6 @@ out:
 	view_close(&new);
 	view_close(&old);
 	store_close(&s);
-	free(dir);
 	free(work);
 	free(index);
 	close(upper);

@@ -36,13 +36,13 @@ int cmd_squash(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *storepath = NULL, *tag = NULL;
-	char id[STORE_ID_LEN + 1], (*ids)[STORE_ID_LEN + 1], *dir, *end;
+	char id[STORE_ID_LEN + 1], (*ids)[STORE_ID_LEN + 1], *end;
 	struct layer_meta m = { 0 }, lm;
 	unsigned long long before = 0;
 	struct view new, old;
 	struct changes ch;
 	struct store s;
-	int c, n, fold = 0, i, err, rootfd;
+	int c, n, fold = 0, i, err;
 
 	while ((c = getopt_long(argc, argv, "n:t:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -81,25 +81,10 @@ int cmd_squash(int argc, char **argv)
 	    (err = view_of_chain(&s, m.parent, 0, &old)) ||
 	    (err = changes_compute(&new, &old, &ch)))
 		die("%s: %s", argv[optind], strerror(-err));
-	err = store_stage(&s, &dir, &rootfd);
-	if (err)
-		die("%s/tmp: %s", s.path, strerror(-err));
-	err = changes_write_layer(&new, &ch, rootfd, "squashing");
-	close(rootfd);
-	if (err) {
-		store_unstage(&s, dir);
-		die("%s: writing the layer: %s", argv[optind], strerror(-err));
-	}
 	if (asprintf(&m.created_by, "layerfs squash of %d layer%s", fold,
 		     fold == 1 ? "" : "s") < 0)
 		die("out of memory");
-	err = store_publish(&s, dir, &m);
-	if (err) {
-		store_unstage(&s, dir);
-		die("%s: publishing the layer: %s", s.path, strerror(-err));
-	}
-	if (tag && (err = store_tag_set(&s, tag, m.id)))
-		die("%s: tag %s: %s", s.path, tag, strerror(-err));
+	view_publish(&s, &new, &ch, &m, tag, argv[optind], "squashing");
 	printf("%s\n", m.id);
 	fprintf(stderr, "%d layer%s, %llu bytes -> 1 layer, %llu bytes\n",
 		fold, fold == 1 ? "" : "s", before, (unsigned long long)m.size);
@@ -108,7 +93,6 @@ int cmd_squash(int argc, char **argv)
 	view_close(&new);
 	view_close(&old);
 	free(ids);
-	free(dir);
 	store_close(&s);
 	return 0;
 }

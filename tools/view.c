@@ -76,3 +76,29 @@ void view_resolve(struct store *s, const char *ref, char id[STORE_ID_LEN + 1])
 	if (err)
 		die("%s: no such layer or tag in %s", ref, s->path);
 }
+
+void view_publish(struct store *s, const struct view *new,
+		  const struct changes *ch, struct layer_meta *m,
+		  const char *tag, const char *what, const char *verb)
+{
+	char *dir;
+	int rootfd, err;
+
+	err = store_stage(s, &dir, &rootfd);
+	if (err)
+		die("%s/tmp: %s", s->path, strerror(-err));
+	err = changes_write_layer(new, ch, rootfd, verb);
+	close(rootfd);
+	if (err) {
+		store_unstage(s, dir);
+		die("%s: writing the layer: %s", what, strerror(-err));
+	}
+	err = store_publish(s, dir, m);
+	if (err) {
+		store_unstage(s, dir);
+		die("%s: publishing the layer: %s", s->path, strerror(-err));
+	}
+	free(dir);
+	if (tag && (err = store_tag_set(s, tag, m->id)))
+		die("%s: tag %s: %s", s->path, tag, strerror(-err));
+}

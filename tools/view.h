@@ -20,4 +20,14 @@ void view_open_store(struct store *s, const char *path, bool create,
 void view_resolve(struct store *s, const char *ref,
 		  char id[STORE_ID_LEN + 1]);
 
+/*
+ * Write the changes CH of NEW as a layer with metadata M (the caller
+ * sets parent, created_by and comment), publish it and point TAG (if
+ * any) at it; M->id then names it.  Dies with a message naming WHAT on
+ * failure, leaving no half-written layer.
+ */
+void view_publish(struct store *s, const struct view *new,
+		  const struct changes *ch, struct layer_meta *m,
+		  const char *tag, const char *what, const char *verb);
+
 #endif
