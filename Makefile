@@ -4,6 +4,7 @@
 #   make check      build, then run the whole suite with prove
 #   make asan       build with AddressSanitizer+UBSan into build-asan/ and test it
 #   make demo       run the walkthrough on built-in sample layers
+#   make bench      compare with the kernel's overlayfs and the FUSE peers
 #   make install    honours PREFIX and DESTDIR
 #   make lint       mandoc -Tlint on the man pages, shellcheck on the tests
 
@@ -43,7 +44,7 @@ MAN5 := $(wildcard man/*.5)
 
 TESTS := $(sort $(wildcard test/t[0-9]*.sh))
 
-.PHONY: all deps check asan demo install uninstall lint clean helpers
+.PHONY: all deps check asan demo bench install uninstall lint clean helpers
 
 all: deps layerfs
 
@@ -99,6 +100,11 @@ asan: deps
 
 demo: all
 	./tools/demo.sh
+
+# Against the kernel's overlayfs and the FUSE peers (test/bench/README);
+# BENCH_ARGS=--quick for a run under three minutes.
+bench: all
+	./test/bench/bench.sh $(BENCH_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
