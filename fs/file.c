@@ -183,16 +183,6 @@ void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		fuse_reply_write(req, n);
 }
 
-void lfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	int fd;
-
-	(void)ino;
-	/* close a duplicate: releases POSIX locks, reports NFS-style errors */
-	fd = dup(lfs_file_fd(fi));
-	fuse_reply_err(req, fd < 0 || close(fd) < 0 ? errno : 0);
-}
-
 void lfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lfs_file *f = file_of(fi);

@@ -297,7 +297,6 @@ void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	      struct fuse_file_info *fi);
 void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *buf,
 		   off_t off, struct fuse_file_info *fi);
-void lfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	       struct fuse_file_info *fi);

@@ -92,6 +92,11 @@ PAUSABLE(copy_file_range, (fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			   size_t len, int flags),
 	 (req, ino_in, off_in, fi_in, ino_out, off_out, fi_out, len, flags))
 
+/*
+ * No .flush: locks are the kernel's own (no .lock/.flock here) and
+ * writes reach the upper file at once, so a flush has nothing to do;
+ * without it the kernel stops sending one at every close(2).
+ */
 const struct fuse_lowlevel_ops lfs_ops = {
 	.init = lfs_init,
 	.lookup = lfs_lookup,
@@ -110,7 +115,6 @@ const struct fuse_lowlevel_ops lfs_ops = {
 	.open = paused_open,
 	.read = lfs_read,
 	.write_buf = paused_write_buf,
-	.flush = lfs_flush,
 	.release = lfs_release,
 	.fsync = lfs_fsync,
 	.opendir = lfs_opendir,
