@@ -29,16 +29,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-static const char *errname(int e)
-{
-	static char buf[32];
-	const char *n = strerrorname_np(e);
-
-	if (n)
-		return n;
-	snprintf(buf, sizeof(buf), "E%d", e);
-	return buf;
-}
+#include "helper.h"
 
 static int result(int r)
 {

@@ -43,6 +43,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "helper.h"
+
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
 #endif
@@ -106,17 +108,6 @@ static void put_escaped(const char *s, size_t len)
 		else
 			putchar(c);
 	}
-}
-
-static const char *errname(int e)
-{
-	static char buf[32];
-	const char *n = strerrorname_np(e);
-
-	if (n)
-		return n;
-	snprintf(buf, sizeof(buf), "E%d", e);
-	return buf;
 }
 
 /* End a line with "= ERRNAME" (rc < 0, errno set) or "= ok". */
@@ -207,27 +198,6 @@ static int write_all(int fd, const unsigned char *p, size_t n, off_t off,
 		off += w;
 	}
 	return 0;
-}
-
-static char type_char(mode_t m)
-{
-	switch (m & S_IFMT) {
-	case S_IFREG:
-		return 'f';
-	case S_IFDIR:
-		return 'd';
-	case S_IFLNK:
-		return 'l';
-	case S_IFCHR:
-		return 'c';
-	case S_IFBLK:
-		return 'b';
-	case S_IFIFO:
-		return 'p';
-	case S_IFSOCK:
-		return 's';
-	}
-	return '?';
 }
 
 static void print_stat(const struct stat *st)

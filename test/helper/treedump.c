@@ -30,6 +30,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "helper.h"
+
 static const char usage_str[] = "usage: treedump [-m] [-x] DIR\n"
 				"  -m  also print mtime (ns) of non-directories\n"
 				"  -x  also print trusted.overlay.* and "
@@ -100,27 +102,6 @@ static char *join_path(const char *dir, const char *name)
 	}
 	memcpy(p + dl, name, nl + 1);
 	return p;
-}
-
-static char type_char(mode_t m)
-{
-	switch (m & S_IFMT) {
-	case S_IFREG:
-		return 'f';
-	case S_IFDIR:
-		return 'd';
-	case S_IFLNK:
-		return 'l';
-	case S_IFCHR:
-		return 'c';
-	case S_IFBLK:
-		return 'b';
-	case S_IFIFO:
-		return 'p';
-	case S_IFSOCK:
-		return 's';
-	}
-	return '?';
 }
 
 /* Hash the content of regular file NAME in DFD; dies on error. */
