@@ -1,34 +1,117 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * File I/O (the kernel's file.c).  Opening for writing, or with O_TRUNC,
- * copies the file up first; reads are served from whichever layer holds
- * the file.  A handle opened read-only on a lower file moves to the
- * upper copy the first time it is read after a copy-up, so that every
- * reader sees every acknowledged write, as on the kernel's overlayfs.
+ * File I/O (the kernel's file.c).
+ *
+ * The kernel opens files without asking us (FUSE_CAP_NO_OPEN_SUPPORT: our
+ * open answers ENOSYS once), so warm reads cost no OPEN and RELEASE
+ * round trips, and every READ, WRITE and the like names an inode only.
+ * Each inode therefore keeps one real descriptor for its data, opened
+ * on first use: the lower file, or the upper copy once there is one, read
+ * only until the first write.  The first write (or fallocate, or the
+ * destination of copy_file_range) copies the file up; a truncation goes
+ * through setattr, which copies up without the data.  So copy-up happens
+ * at the first change rather than at open(2) for writing: what the mount
+ * shows is the same, and an open that writes nothing copies nothing.
+ *
+ * A descriptor on the lower file is replaced by one on the upper copy at
+ * the next request after a copy-up, so every reader sees every
+ * acknowledged write, as on the kernel's overlayfs.  Descriptors are
+ * bounded (max_data): the least recently used idle one is closed when a
+ * new one would pass the bound, and reopened through the inode's O_PATH
+ * (upper) or its parent directory (lower) when needed again.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "layerfs.h"
 #include "log.h"
 
-struct lfs_file {
-	int fd;
-	int old_fd; /* the lower fd a read-only handle left behind */
-	bool upper;
-	pthread_mutex_t lock;
-};
+#define DLINK_INODE(l) \
+	((struct lfs_inode *)((char *)(l) - offsetof(struct lfs_inode, dlink)))
 
-static struct lfs_file *file_of(struct fuse_file_info *fi)
+static void dlink_del(struct lfs_dlink *l)
 {
-	return (struct lfs_file *)(uintptr_t)fi->fh;
+	l->prev->next = l->next;
+	l->next->prev = l->prev;
+	l->prev = l->next = NULL;
 }
 
-int lfs_file_fd(struct fuse_file_info *fi)
+static void dlink_add_head(struct lfs_dlink *head, struct lfs_dlink *l)
 {
-	return __atomic_load_n(&file_of(fi)->fd, __ATOMIC_ACQUIRE);
+	l->next = head->next;
+	l->prev = head;
+	head->next->prev = l;
+	head->next = l;
+}
+
+/* The bound: a quarter of what the process may open, the rest is O_PATH. */
+void lfs_data_init(struct lfs *lfs)
+{
+	struct rlimit r;
+
+	pthread_mutex_init(&lfs->data_lock, NULL);
+	lfs->data_list.prev = lfs->data_list.next = &lfs->data_list;
+	lfs->max_data = 1024;
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur != RLIM_INFINITY)
+		lfs->max_data = r.rlim_cur / 4 > 16 ? (int)(r.rlim_cur / 4) : 16;
+	if (lfs->max_data > 65536)
+		lfs->max_data = 65536;
+}
+
+void lfs_data_inode_init(struct lfs_inode *ino)
+{
+	pthread_mutex_init(&ino->dlock, NULL);
+	ino->dfd = -1;
+}
+
+/* When INO is freed: nobody else can reach it but an eviction pass. */
+void lfs_data_drop(struct lfs *lfs, struct lfs_inode *ino)
+{
+	if (ino->dlink.next) {
+		pthread_mutex_lock(&lfs->data_lock);
+		dlink_del(&ino->dlink);
+		lfs->ndata--;
+		pthread_mutex_unlock(&lfs->data_lock);
+	}
+	if (ino->dfd >= 0)
+		close(ino->dfd);
+	ino->dfd = -1;
+	lfs_listing_free(ino);
+	pthread_mutex_destroy(&ino->dlock);
+}
+
+/*
+ * Close idle descriptors, oldest first, until we are within the bound.
+ * Caller holds data_lock.  Inodes in use, or whose dlock is busy, are
+ * skipped; one used since the last pass gets a second chance.
+ */
+static void data_evict(struct lfs *lfs, struct lfs_inode *keep)
+{
+	int budget = 16;
+
+	while (lfs->ndata > lfs->max_data && budget-- > 0) {
+		struct lfs_dlink *l = lfs->data_list.prev;
+		struct lfs_inode *ino = DLINK_INODE(l);
+
+		dlink_del(l);
+		if (ino == keep || pthread_mutex_trylock(&ino->dlock)) {
+			dlink_add_head(&lfs->data_list, l);
+			continue;
+		}
+		if (ino->dfd_users || ino->dfd_hot) {
+			ino->dfd_hot = false;
+			dlink_add_head(&lfs->data_list, l);
+		} else {
+			close(ino->dfd);
+			ino->dfd = -1;
+			lfs->ndata--;
+		}
+		pthread_mutex_unlock(&ino->dlock);
+	}
 }
 
 static int open_real(int fd, int flags)
@@ -36,198 +119,250 @@ static int open_real(int fd, int flags)
 	char p[32];
 
 	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	fd = open(p, flags);
+	fd = open(p, flags | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
 
-static int file_new(struct fuse_file_info *fi, int fd, bool upper)
+/* Make FD, opened with RW on the upper copy or not, INO's data fd. */
+static void data_install(struct lfs *lfs, struct lfs_inode *ino, int fd,
+			 bool upper, bool rw)
 {
-	struct lfs_file *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -ENOMEM;
-	f->fd = fd;
-	f->old_fd = -1;
-	f->upper = upper;
-	pthread_mutex_init(&f->lock, NULL);
-	fi->fh = (uintptr_t)f;
-	return 0;
+	if (ino->dfd >= 0)
+		close(ino->dfd);
+	ino->dfd = fd;
+	ino->dfd_upper = upper;
+	ino->dfd_rw = rw;
+	ino->dfd_hot = true;
+	if (!ino->dlink.next) {
+		pthread_mutex_lock(&lfs->data_lock);
+		dlink_add_head(&lfs->data_list, &ino->dlink);
+		lfs->ndata++;
+		data_evict(lfs, ino);
+		pthread_mutex_unlock(&lfs->data_lock);
+	}
 }
 
-/* Flags for our own open of the real file. */
-static int real_flags(int flags)
+/*
+ * A descriptor for INO's data, for writing when WRITE (INO is copied up
+ * first), or -errno.  Give it back with data_put().
+ */
+static int data_get(struct lfs *lfs, struct lfs_inode *ino, bool write)
 {
-	return (flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW |
-			  O_DIRECT)) |
-	       O_CLOEXEC;
+	int fd, real, upper;
+
+	if (!S_ISREG(ino->type))
+		return S_ISDIR(ino->type) ? -EISDIR : -EINVAL;
+	if (write) {
+		int err = lfs_copy_up(lfs, ino, -1);
+
+		if (err)
+			return err;
+	}
+	upper = lfs_upper_fd(ino);
+	pthread_mutex_lock(&ino->dlock);
+	if (ino->dfd >= 0 && ino->dfd_upper == (upper >= 0) &&
+	    (ino->dfd_rw || !write)) {
+		ino->dfd_users++;
+		ino->dfd_hot = true;
+		fd = ino->dfd;
+		goto out;
+	}
+	real = upper >= 0 ? upper : lfs_lower_get(lfs, ino);
+	fd = real < 0 ? real : open_real(real, write ? O_RDWR : O_RDONLY);
+	if (upper < 0)
+		lfs_real_put(ino, real);
+	/* An upper file we may only read (a running program, say) is fine. */
+	if (fd >= 0 && ino->dfd_users == 0) {
+		data_install(lfs, ino, fd, upper >= 0, write);
+		ino->dfd_users++;
+	}
+out:
+	pthread_mutex_unlock(&ino->dlock);
+	return fd;
 }
 
-static void set_cache(struct lfs *lfs, struct fuse_file_info *fi)
+/*
+ * Done with FD: the inode's descriptor, or a private one made because
+ * the inode's was in use by a request that still needed the old file.
+ */
+static void data_put(struct lfs_inode *ino, int fd)
 {
-	(void)lfs;
-	if (fi->flags & O_DIRECT)
-		fi->direct_io = 1;
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&ino->dlock);
+	if (fd == ino->dfd)
+		ino->dfd_users--;
 	else
-		fi->keep_cache = 1; /* we are the only writer */
+		close(fd);
+	pthread_mutex_unlock(&ino->dlock);
 }
 
+/*
+ * Reached only when the kernel cannot open without us (before Linux
+ * 4.20): do what it would, and copy up at open for writing.
+ */
 void lfs_open(fuse_req_t req, fuse_ino_t ino_, struct fuse_file_info *fi)
 {
 	struct lfs *lfs = lfs_of(req);
 	struct lfs_inode *ino = lfs_inode(lfs, ino_);
-	bool write = (fi->flags & O_ACCMODE) != O_RDONLY ||
-		     (fi->flags & O_TRUNC);
-	int fd, err = 0, upper, real;
+	int err = 0;
 
-	if (write)
+	if (lfs->no_open) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
 		err = lfs_copy_up(lfs, ino, (fi->flags & O_TRUNC) ? 0 : -1);
-	if (err)
-		goto out;
-	upper = lfs_upper_fd(ino);
-	real = lfs_real_get(lfs, ino);
-	fd = real < 0 ? real : open_real(real, real_flags(fi->flags));
-	lfs_real_put(ino, real);
-	if (fd < 0) {
-		err = fd;
-		goto out;
-	}
-	err = file_new(fi, fd, upper >= 0);
 	if (err) {
-		close(fd);
-		goto out;
-	}
-	set_cache(lfs, fi);
-out:
-	if (err)
 		fuse_reply_err(req, -err);
+		return;
+	}
+	fi->fh = 0;
+	if (fi->flags & O_DIRECT)
+		fi->direct_io = 1;
 	else
-		fuse_reply_open(req, fi);
+		fi->keep_cache = 1; /* we are the only writer */
+	fuse_reply_open(req, fi);
 }
 
 void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		mode_t mode, struct fuse_file_info *fi)
 {
 	struct lfs *lfs = lfs_of(req);
+	struct lfs_inode *ino;
 	struct fuse_entry_param e;
 	int fd, err;
 
 	err = lfs_create_file(req, lfs_inode(lfs, parent), name, mode,
-			      real_flags(fi->flags), &fd, &e);
-	if (!err) {
-		err = file_new(fi, fd, true);
-		if (err) {
-			close(fd);
-			lfs_inode_forget(lfs, lfs_inode(lfs, e.ino), 1);
-		}
-	}
+			      O_RDWR | O_CLOEXEC, &fd, &e);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
 	}
-	set_cache(lfs, fi);
+	ino = lfs_inode(lfs, e.ino);
+	pthread_mutex_lock(&ino->dlock);
+	if (ino->dfd_users == 0)
+		data_install(lfs, ino, fd, true, true);
+	else
+		close(fd);
+	pthread_mutex_unlock(&ino->dlock);
+	fi->fh = 0;
+	if (fi->flags & O_DIRECT)
+		fi->direct_io = 1;
+	else
+		fi->keep_cache = 1;
 	fuse_reply_create(req, &e, fi);
 }
 
-/*
- * The fd to read through: a read-only handle on a lower file that has
- * since been copied up reopens the upper copy.
- */
-static int read_fd(struct lfs_inode *ino, struct lfs_file *f)
-{
-	int upper, fd;
-
-	if (__atomic_load_n(&f->upper, __ATOMIC_ACQUIRE))
-		return f->fd;
-	upper = lfs_upper_fd(ino);
-	if (upper < 0)
-		return f->fd;
-	pthread_mutex_lock(&f->lock);
-	if (!f->upper) {
-		fd = open_real(upper, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			f->old_fd = f->fd;
-			__atomic_store_n(&f->fd, fd, __ATOMIC_RELEASE);
-			__atomic_store_n(&f->upper, true, __ATOMIC_RELEASE);
-		}
-	}
-	pthread_mutex_unlock(&f->lock);
-	return f->fd;
-}
-
-void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+void lfs_read(fuse_req_t req, fuse_ino_t ino_, size_t size, off_t off,
 	      struct fuse_file_info *fi)
 {
 	struct lfs *lfs = lfs_of(req);
+	struct lfs_inode *ino = lfs_inode(lfs, ino_);
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	int fd = data_get(lfs, ino, false);
 
+	(void)fi;
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = read_fd(lfs_inode(lfs, ino), file_of(fi));
+	buf.buf[0].fd = fd;
 	buf.buf[0].pos = off;
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+	data_put(ino, fd);
 }
 
-void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
+void lfs_write_buf(fuse_req_t req, fuse_ino_t ino_, struct fuse_bufvec *in,
 		   off_t off, struct fuse_file_info *fi)
 {
+	struct lfs *lfs = lfs_of(req);
+	struct lfs_inode *ino = lfs_inode(lfs, ino_);
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	int fd = data_get(lfs, ino, true);
 	ssize_t n;
 
-	(void)ino;
+	(void)fi;
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	out.buf[0].fd = lfs_file_fd(fi);
+	out.buf[0].fd = fd;
 	out.buf[0].pos = off;
 	n = fuse_buf_copy(&out, in, 0);
+	data_put(ino, fd);
 	if (n < 0)
 		fuse_reply_err(req, -n);
 	else
 		fuse_reply_write(req, n);
 }
 
+/* Only files made by create(2) have a handle to release; it holds nothing. */
 void lfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct lfs_file *f = file_of(fi);
-
 	(void)ino;
-	close(f->fd);
-	if (f->old_fd >= 0)
-		close(f->old_fd);
-	pthread_mutex_destroy(&f->lock);
-	free(f);
+	(void)fi;
 	fuse_reply_err(req, 0);
 }
 
-void lfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+void lfs_fsync(fuse_req_t req, fuse_ino_t ino_, int datasync,
 	       struct fuse_file_info *fi)
 {
 	struct lfs *lfs = lfs_of(req);
-	int fd = lfs_file_fd(fi), r = 0;
+	struct lfs_inode *ino = lfs_inode(lfs, ino_);
+	int fd, err = 0;
 
-	(void)ino;
-	if (!lfs->cfg->volatile_)
-		r = datasync ? fdatasync(fd) : fsync(fd);
-	fuse_reply_err(req, r < 0 ? errno : 0);
+	(void)fi;
+	if (lfs->cfg->volatile_ || lfs_upper_fd(ino) < 0) {
+		fuse_reply_err(req, 0); /* nothing of ours to make durable */
+		return;
+	}
+	fd = data_get(lfs, ino, false);
+	if (fd < 0)
+		err = -fd;
+	else if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
+		err = errno;
+	data_put(ino, fd);
+	fuse_reply_err(req, err);
 }
 
-void lfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+void lfs_fallocate(fuse_req_t req, fuse_ino_t ino_, int mode, off_t offset,
 		   off_t length, struct fuse_file_info *fi)
 {
-	(void)ino;
-	if (fallocate(lfs_file_fd(fi), mode, offset, length) < 0)
-		fuse_reply_err(req, errno);
-	else
-		fuse_reply_err(req, 0);
+	struct lfs *lfs = lfs_of(req);
+	struct lfs_inode *ino = lfs_inode(lfs, ino_);
+	int fd = data_get(lfs, ino, true), err = 0;
+
+	(void)fi;
+	if (fd < 0)
+		err = -fd;
+	else if (fallocate(fd, mode, offset, length) < 0)
+		err = errno;
+	data_put(ino, fd);
+	fuse_reply_err(req, err);
 }
 
-void lfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+void lfs_lseek(fuse_req_t req, fuse_ino_t ino_, off_t off, int whence,
 	       struct fuse_file_info *fi)
 {
 	struct lfs *lfs = lfs_of(req);
-	off_t r = lseek(read_fd(lfs_inode(lfs, ino), file_of(fi)), off, whence);
+	struct lfs_inode *ino = lfs_inode(lfs, ino_);
+	int fd = data_get(lfs, ino, false);
+	off_t r;
 
+	(void)fi;
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	r = lseek(fd, off, whence);
 	if (r < 0)
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_lseek(req, r);
+	data_put(ino, fd);
 }
 
 void lfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
@@ -236,14 +371,31 @@ void lfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			 size_t len, int flags)
 {
 	struct lfs *lfs = lfs_of(req);
-	loff_t in = off_in, out = off_out;
+	struct lfs_inode *in = lfs_inode(lfs, ino_in);
+	struct lfs_inode *out = lfs_inode(lfs, ino_out);
+	loff_t pin = off_in, pout = off_out;
+	int ofd, ifd;
 	ssize_t n;
 
-	(void)ino_out;
-	n = copy_file_range(read_fd(lfs_inode(lfs, ino_in), file_of(fi_in)),
-			    &in, lfs_file_fd(fi_out), &out, len, flags);
+	(void)fi_in;
+	(void)fi_out;
+	/* the destination first: its copy-up may be the source's too */
+	ofd = data_get(lfs, out, true);
+	if (ofd < 0) {
+		fuse_reply_err(req, -ofd);
+		return;
+	}
+	ifd = data_get(lfs, in, false);
+	if (ifd < 0) {
+		data_put(out, ofd);
+		fuse_reply_err(req, -ifd);
+		return;
+	}
+	n = copy_file_range(ifd, &pin, ofd, &pout, len, flags);
 	if (n < 0)
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_write(req, n);
+	data_put(in, ifd);
+	data_put(out, ofd);
 }

@@ -42,10 +42,11 @@ uint64_t lfs_ino_of_key(struct lfs *lfs, const struct lfs_key *key)
 	return ino | ((uint64_t)i << (64 - lfs->xino_bits));
 }
 
-static void inode_free(struct lfs_inode *ino)
+static void inode_free(struct lfs *lfs, struct lfs_inode *ino)
 {
 	int i;
 
+	lfs_data_drop(lfs, ino);
 	if (ino->upper >= 0)
 		close(ino->upper);
 	for (i = 0; i < ino->nlower; i++)
@@ -68,7 +69,7 @@ static struct lfs_inode *inode_maybe_free(struct lfs *lfs,
 	HASH_DEL(lfs->table, ino);
 	/* No one can reach ino any more: its parent field is ours. */
 	parent = ino->parent;
-	inode_free(ino);
+	inode_free(lfs, ino);
 	return parent;
 }
 
@@ -164,6 +165,7 @@ struct lfs_inode *lfs_inode_get(struct lfs *lfs, struct lfs_inode *parent,
 	fresh->nlower = f->nlower;
 	fresh->lower = f->lower;
 	pthread_mutex_init(&fresh->lock, NULL);
+	lfs_data_inode_init(fresh);
 	if (!S_ISDIR(fresh->type) && fresh->nlower) {
 		close(fresh->lower[0].fd); /* see lfs_lower_get() */
 		fresh->lower[0].fd = -1;
@@ -173,7 +175,7 @@ struct lfs_inode *lfs_inode_get(struct lfs *lfs, struct lfs_inode *parent,
 	f->lower = NULL;
 	lfs_inode_set_parent(lfs, fresh, parent, name);
 	if (!fresh->name) {
-		inode_free(fresh);
+		inode_free(lfs, fresh);
 		return NULL;
 	}
 
@@ -190,7 +192,7 @@ struct lfs_inode *lfs_inode_get(struct lfs *lfs, struct lfs_inode *parent,
 	if (fresh) {
 		lfs_inode_unref(lfs, fresh->parent);
 		fresh->parent = NULL;
-		inode_free(fresh);
+		inode_free(lfs, fresh);
 	}
 	return ino;
 }
@@ -315,8 +317,8 @@ void lfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct stat st;
 	int err;
 
-	err = lfs_inode_stat(lfs, lfs_inode(lfs, ino),
-			     fi && fi->fh ? lfs_file_fd(fi) : -1, &st);
+	(void)fi; /* the kernel opens files without us: no handle */
+	err = lfs_inode_stat(lfs, lfs_inode(lfs, ino), -1, &st);
 	if (err)
 		fuse_reply_err(req, -err);
 	else
@@ -333,11 +335,11 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino_, struct stat *attr,
 {
 	struct lfs *lfs = lfs_of(req);
 	struct lfs_inode *ino = lfs_inode(lfs, ino_);
-	int ffd = fi && fi->fh ? lfs_file_fd(fi) : -1;
 	char p[32];
 	struct stat st;
 	int fd, err = 0;
 
+	(void)fi;
 	if ((to_set & FUSE_SET_ATTR_SIZE) && !S_ISREG(ino->type)) {
 		err = -EISDIR;
 		goto out;
@@ -371,11 +373,7 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino_, struct stat *attr,
 		}
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		/* The kernel passes a handle only for ftruncate(2). */
-		int r = ffd >= 0 ? ftruncate(ffd, attr->st_size) :
-				   truncate(p, attr->st_size);
-
-		if (r < 0) {
+		if (truncate(p, attr->st_size) < 0) {
 			err = -errno;
 			goto out;
 		}
@@ -445,6 +443,6 @@ void lfs_inode_table_free(struct lfs *lfs)
 
 	HASH_ITER(hh, lfs->table, ino, tmp) {
 		HASH_DEL(lfs->table, ino);
-		inode_free(ino);
+		inode_free(lfs, ino);
 	}
 }

@@ -95,8 +95,12 @@ struct lfs_key {
 	ino_t ino;
 };
 
+struct lfs_dir; /* readdir.c */
 
-
+/* A link in the list of inodes holding a data descriptor (file.c). */
+struct lfs_dlink {
+	struct lfs_dlink *prev, *next;
+};
 
 struct lfs_inode {
 	UT_hash_handle hh;
@@ -122,6 +126,24 @@ struct lfs_inode {
 	struct stack_obj *lower;
 	bool deleted;		 /* its last name is gone */
 	bool indexed;		 /* upper is an index entry: see index.c */
+
+	/*
+	 * The kernel opens files without telling us (no_open), so reads and
+	 * writes name the inode only: file.c keeps one real descriptor per
+	 * inode, a bounded number of them in all.  Directories keep their
+	 * merged listing here between two READDIRs (readdir.c).  dlock
+	 * guards both.  A file's is taken after every other lock but
+	 * data_lock; a directory's before all of them (readdir holds it
+	 * while it looks names up).
+	 */
+	pthread_mutex_t dlock;
+	int dfd;	     /* the data descriptor, or -1 */
+	bool dfd_upper;	     /* it is the upper file's */
+	bool dfd_rw;	     /* opened for writing */
+	bool dfd_hot;	     /* used since the last eviction pass */
+	int dfd_users;	     /* requests using it now */
+	struct lfs_dlink dlink; /* lfs->data_lock */
+	struct lfs_dir *listing;
 };
 
 struct lfs {
@@ -147,6 +169,12 @@ struct lfs {
 	char *control_path;
 	struct lfs_inode *table;
 	struct lfs_inode root;
+
+	bool no_open;		 /* the kernel opens files without us */
+	bool no_opendir;	 /* and directories */
+	pthread_mutex_t data_lock; /* the list of data descriptors */
+	struct lfs_dlink data_list; /* most recent first */
+	int ndata, max_data;
 	struct fuse_session *se;
 };
 
@@ -266,6 +294,7 @@ void lfs_releasedir(fuse_req_t req, fuse_ino_t ino,
 		    struct fuse_file_info *fi);
 void lfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 		  struct fuse_file_info *fi);
+void lfs_listing_free(struct lfs_inode *dir);
 
 /* copyup.c */
 int lfs_copy_up(struct lfs *lfs, struct lfs_inode *ino, off_t len);
@@ -293,6 +322,9 @@ int lfs_create_file(fuse_req_t req, struct lfs_inode *dir, const char *name,
 void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		mode_t mode, struct fuse_file_info *fi);
 void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lfs_data_init(struct lfs *lfs);
+void lfs_data_inode_init(struct lfs_inode *ino);
+void lfs_data_drop(struct lfs *lfs, struct lfs_inode *ino);
 void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	      struct fuse_file_info *fi);
 void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *buf,
@@ -308,7 +340,6 @@ void lfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			 struct fuse_file_info *fi_in, fuse_ino_t ino_out,
 			 off_t off_out, struct fuse_file_info *fi_out,
 			 size_t len, int flags);
-int lfs_file_fd(struct fuse_file_info *fi);
 
 /* xattr.c */
 void lfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,

@@ -1,17 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The table of FUSE operations, and init, which asks the kernel for
- * what makes a union of immutable layers fast: splice, readdirplus,
- * parallel directory operations, cached symlinks, large requests.
+ * what makes a union of immutable layers fast: opens without us,
+ * splice, readdirplus, parallel directory operations, cached symlinks,
+ * large requests.
  */
 #include "layerfs.h"
 
 static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
-	/* we do open(O_TRUNC) ourselves, copying up without the data */
-	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+	struct lfs *lfs = userdata;
+
+	/*
+	 * Opens cost a round trip each and layers never change under us:
+	 * let the kernel open files and directories alone (file.c).
+	 */
+	lfs->no_open = conn->capable & FUSE_CAP_NO_OPEN_SUPPORT;
+	lfs->no_opendir = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
+	/*
+	 * Without an open of ours, open(O_TRUNC) must reach us as a
+	 * truncation (setattr), which copies up without the data.  The
+	 * kernel drops it when it thinks open did it (atomic_o_trunc).
+	 */
+	if (!lfs->no_open && (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC))
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	else
+		conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
 	if (conn->capable & FUSE_CAP_SPLICE_MOVE)

@@ -2,9 +2,9 @@
 /*
  * The merged directory listing (the kernel's readdir.c).
  *
- * A listing is built once per open handle, when it is read from offset
- * 0, and kept: entries are numbered, so a directory read while it
- * changes lists each name once, and telldir/seekdir work.  Layers are
+ * A listing is built when it is read from offset 0 and kept until it
+ * is read to its end (see do_readdir): entries are numbered, so a
+ * directory read while it changes lists each name once.  Layers are
  * read top down; a name seen once hides the same name below, whiteouts
  * of every dialect hide it without being listed, and markers (.wh.*)
  * never show.  d_ino is what stat gives: for names that exist in the
@@ -29,7 +29,6 @@ struct lfs_dirent {
 };
 
 struct lfs_dir {
-	pthread_mutex_t lock;
 	struct lfs_dirent *ents;
 	size_t n, cap;
 };
@@ -282,28 +281,43 @@ int lfs_clear_whiteouts(struct lfs *lfs, struct lfs_inode *dir)
 	return err;
 }
 
+/*
+ * Like files, directories are opened without us (no_opendir), so the
+ * listing being read lives in the inode: built when a READDIR asks for
+ * offset 0 (or finds none), kept while the reader goes on, and dropped
+ * when a READDIR reaches its end.  A directory read while it changes
+ * lists each name at most once; the kernel caches what we send.
+ */
 void lfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct lfs_dir *d = calloc(1, sizeof(*d));
+	struct lfs *lfs = lfs_of(req);
 
 	(void)ino;
-	if (!d) {
-		fuse_reply_err(req, ENOMEM);
+	if (lfs->no_opendir) {
+		fuse_reply_err(req, ENOSYS);
 		return;
 	}
-	pthread_mutex_init(&d->lock, NULL);
-	fi->fh = (uintptr_t)d;
+	fi->fh = 0;
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
 	fuse_reply_open(req, fi);
 }
 
+void lfs_listing_free(struct lfs_inode *dir)
+{
+	if (dir->listing) {
+		dir_clear(dir->listing);
+		free(dir->listing);
+		dir->listing = NULL;
+	}
+}
+
 static void do_readdir(fuse_req_t req, fuse_ino_t ino_, size_t size,
-		       off_t off, struct fuse_file_info *fi, bool plus)
+		       off_t off, bool plus)
 {
 	struct lfs *lfs = lfs_of(req);
 	struct lfs_inode *ino = lfs_inode(lfs, ino_);
-	struct lfs_dir *d = (struct lfs_dir *)(uintptr_t)fi->fh;
+	struct lfs_dir *d;
 	char *buf, *p;
 	size_t rem = size, i;
 	int err = 0;
@@ -313,8 +327,14 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino_, size_t size,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	pthread_mutex_lock(&d->lock);
-	if (off == 0 || !d->ents)
+	pthread_mutex_lock(&ino->dlock);
+	d = ino->listing;
+	if (!d) {
+		d = ino->listing = calloc(1, sizeof(*d));
+		if (!d)
+			err = -ENOMEM;
+	}
+	if (!err && (off == 0 || !d->ents))
 		err = dir_load(lfs, ino, d);
 	p = buf;
 	for (i = off; !err && i < d->n; i++) {
@@ -343,7 +363,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino_, size_t size,
 		p += n;
 		rem -= n;
 	}
-	pthread_mutex_unlock(&d->lock);
+	if (err || (off > 0 && p == buf))
+		lfs_listing_free(ino); /* read to its end */
+	pthread_mutex_unlock(&ino->dlock);
 	if (err && p == buf)
 		fuse_reply_err(req, -err);
 	else
@@ -354,23 +376,21 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino_, size_t size,
 void lfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, fi, false);
+	(void)fi;
+	do_readdir(req, ino, size, off, false);
 }
 
 void lfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, fi, true);
+	(void)fi;
+	do_readdir(req, ino, size, off, true);
 }
 
 void lfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct lfs_dir *d = (struct lfs_dir *)(uintptr_t)fi->fh;
-
 	(void)ino;
-	dir_clear(d);
-	pthread_mutex_destroy(&d->lock);
-	free(d);
+	(void)fi;
 	fuse_reply_err(req, 0);
 }
 

@@ -480,6 +480,7 @@ static void teardown(struct lfs *lfs)
 	int i;
 
 	lfs_inode_table_free(lfs);
+	lfs_data_drop(lfs, &lfs->root);
 	if (lfs->root.upper >= 0)
 		close(lfs->root.upper);
 	for (i = 0; i < lfs->root.nlower; i++)
@@ -546,6 +547,7 @@ int lfs_main(struct lfs_config *cfg)
 		pthread_rwlockattr_destroy(&a);
 	}
 	pthread_mutex_init(&lfs.table_lock, NULL);
+	lfs_data_inode_init(&lfs.root);
 	lfs.timeout = cfg->timeout;
 
 	if (check_layout(cfg, &l))
@@ -570,6 +572,7 @@ int lfs_main(struct lfs_config *cfg)
 	if (setup_layers(&lfs, &l) || setup_root(&lfs))
 		goto out;
 	raise_fd_limit();
+	lfs_data_init(&lfs);
 	umask(0);
 	if (fuse_options(&lfs))
 		goto out;

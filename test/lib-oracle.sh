@@ -36,7 +36,7 @@
 #   ORACLE_NLAYERS   number of layers to build (3)
 #   ORACLE_FORMAT    kernel|oci: format of the layers given to layerfs; the
 #		     kernel always gets a kernel-format copy (kernel)
-#   ORACLE_RANDOPS_FLAGS  extra randops flags (default: -R when KERNEL_OPTS
+#   ORACLE_RANDOPS_FLAGS  extra randops flags (default: -L, and -R when KERNEL_OPTS
 #		     has redirect_dir=on, since the kernel refuses directory
 #		     renames of lower dirs otherwise)
 #   ORACLE_BATCH     if set, run randops in steps of this many operations
@@ -305,8 +305,9 @@ oracle_run() {
 	if [ -n "${ORACLE_RANDOPS_FLAGS+set}" ]; then
 		read -r -a _oracle_flags <<<"$ORACLE_RANDOPS_FLAGS"
 	else
-		_oracle_flags=()
-		case ,$kopts, in *,redirect_dir=on,*) _oracle_flags=(-R) ;; esac
+		# layerfs copies up at the first change, not at open: -L
+		_oracle_flags=(-L)
+		case ,$kopts, in *,redirect_dir=on,*) _oracle_flags+=(-R) ;; esac
 	fi
 	if [ -z "$layers" ]; then
 		layers=$TRASH/oracle-layers.$fmt

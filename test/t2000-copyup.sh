@@ -263,6 +263,31 @@ test_expect_success 'an fd opened before another process copies up sees new data
 	grep "^f:" f.out >actual && test_cmp expect actual
 '
 
+# The kernel opens files without asking layerfs (no_open), so layerfs
+# copies up at the first change: an open for writing that writes nothing
+# leaves the upper alone, where the kernel's overlayfs copies up at open.
+# What the mount shows is the same.
+test_expect_success 'copy-up comes with the first write, not with an open for writing' '
+	test_when_finished "exec 8<&- 9>&-; test_umount_all" &&
+	fresh && mkdir -p L/0 &&
+	echo lower >L/0/f && echo lower >L/0/g && echo lower >L/0/h &&
+	pair_setup 1 && pair_mount $KOPTS &&
+	fsop open k/m/h rdwr >k.out && fsop open f/m/h rdwr >f.out &&
+	cmp_out && test -f k/u/h && test ! -e f/u/h &&
+	exec 9>>f/m/f &&
+	test ! -e f/u/f &&
+	exec 8<f/m/f &&
+	echo more >&9 &&
+	test -f f/u/f &&
+	printf "lower\nmore\n" >expect &&
+	cat <&8 >actual && test_cmp expect actual &&
+	cat f/m/f >actual && test_cmp expect actual &&
+	cat f/u/f >actual && test_cmp expect actual &&
+	: >f/m/g &&
+	test -f f/u/g && test ! -s f/u/g && test ! -s f/m/g &&
+	test "$(cat f/m/h)" = lower
+'
+
 # appender N FILE: appends N numbered records with O_APPEND.
 appender() {
 	local i

@@ -1,7 +1,7 @@
 /*
  * randops: a seeded, deterministic generator of file-system operations.
  *
- *   randops -s SEED -n COUNT [-k START] [-b BATCH] [-R] DIR
+ *   randops -s SEED -n COUNT [-k START] [-b BATCH] [-R] [-L] DIR
  *
  * Performs operations START..COUNT-1 of the sequence that SEED defines on the
  * tree below DIR and prints one line per operation:
@@ -29,6 +29,7 @@
  * holds no symlink that points outside.  Opens use O_NONBLOCK so that fifos
  * never block.  Renames of directories (source, or target of an exchange)
  * are only attempted with -R; without it they are logged as "skip-dir".
+ * -L makes a writable open that writes nothing a change (lazy_touch()).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -53,7 +54,7 @@
 #endif
 
 static const char usage_str[] =
-	"usage: randops -s SEED -n COUNT [-k START] [-b BATCH] [-R] DIR\n"
+	"usage: randops -s SEED -n COUNT [-k START] [-b BATCH] [-R] [-L] DIR\n"
 	"  -s SEED   PRNG seed (decimal or 0x hex)\n"
 	"  -n COUNT  operation numbers 0..COUNT-1 make up the run\n"
 	"  -k START  skip operations before START, a multiple of 64\n"
@@ -72,6 +73,7 @@ static const char usage_str[] =
 
 static struct {
 	int opt_dir_rename;
+	int opt_lazy; /* -L: see lazy_touch() */
 	int slot[NSLOT];
 	unsigned char buf[MAXDATA + 16];
 } ro;
@@ -331,6 +333,20 @@ static int is_dir_nofollow(const char *p)
 	       S_ISDIR(st.st_mode);
 }
 
+/*
+ * With -L: layerfs copies a file up at its first change, the kernel's
+ * overlayfs when it is opened for writing.  An open for writing that
+ * would change nothing truncates the file to its own size, a change
+ * both count, so that their upper dirs stay comparable.
+ */
+static void lazy_touch(int fd)
+{
+	struct stat st;
+
+	if (ro.opt_lazy && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		(void)!ftruncate(fd, st.st_size);
+}
+
 static void op_open_write(const char *p, int flags,
 			  mode_t mode, size_t len, uint64_t dseed, off_t off,
 			  int positional)
@@ -341,6 +357,8 @@ static void op_open_write(const char *p, int flags,
 		res(-1);
 		return;
 	}
+	if (len == 0 && !(flags & O_TRUNC))
+		lazy_touch(fd);
 	finish_write(fd, write_all(fd, gen_data(dseed, len), len, off,
 				   positional));
 	close(fd);
@@ -751,6 +769,8 @@ static void run_op(uint64_t num, const uint64_t *r)
 		ro.slot[s] = openat(AT_FDCWD, p,
 				    (rw ? O_RDWR : O_RDONLY) | O_NONBLOCK |
 					    O_CLOEXEC);
+		if (rw && ro.slot[s] >= 0)
+			lazy_touch(ro.slot[s]);
 		res(ro.slot[s]);
 		break;
 	}
@@ -832,7 +852,7 @@ int main(int argc, char **argv)
 	uint64_t seed = 0, count = 0, start = 0, batch = 0, state;
 	int opt, have_seed = 0, have_count = 0;
 
-	while ((opt = getopt(argc, argv, "s:n:k:b:Rh")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:k:b:RLh")) != -1) {
 		uint64_t *dst = NULL;
 
 		switch (opt) {
@@ -852,6 +872,9 @@ int main(int argc, char **argv)
 			break;
 		case 'R':
 			ro.opt_dir_rename = 1;
+			break;
+		case 'L':
+			ro.opt_lazy = 1;
 			break;
 		case 'h':
 			fputs(usage_str, stdout);
