@@ -31,6 +31,11 @@ static const char *const whiteout_names[] = {
 	"user.overlay.whiteout",
 };
 
+static const char *const metacopy_names[] = {
+	"trusted.overlay.metacopy",
+	"user.overlay.metacopy",
+};
+
 const char *wh_xattr(enum wh_ns ns, const char *what)
 {
 	static const char *const names[][2] = {
@@ -130,6 +135,16 @@ int wh_make(int dirfd, const char *name)
 int wh_set_opaque(int fd, enum wh_ns ns)
 {
 	return xat_set(fd, opaque_names[ns], "y", 1, 0);
+}
+
+bool wh_is_metacopy(int fd)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(metacopy_names) / sizeof(*metacopy_names); i++)
+		if (xat_get(fd, metacopy_names[i], NULL, 0) >= 0)
+			return true;
+	return false;
 }
 
 int wh_get_redirect(int fd, char **out)

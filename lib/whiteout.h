@@ -10,7 +10,13 @@
  *             directory whose overlay.opaque is "x"
  *   opaque    {trusted,user}.overlay.opaque=y, user.fuseoverlayfs.opaque=y,
  *             a file .wh..wh..opq in the directory
- *   redirect  {trusted,user}.overlay.redirect on a directory
+ *   redirect  {trusted,user}.overlay.redirect on a directory (and on a
+ *             metacopy file, naming where its data is)
+ *   metacopy  {trusted,user}.overlay.metacopy on a regular file (any
+ *             value: empty, or the kernel's versioned struct): only its
+ *             metadata is here, its data is the same path (or its
+ *             redirect) in the layers below, the first that is not
+ *             metacopy itself
  * Written: char 0/0 whiteouts, overlay.opaque=y and overlay.redirect in
  * the namespace chosen at mount (trusted as root, user otherwise).
  */
@@ -69,6 +75,9 @@ int wh_set_opaque(int fd, enum wh_ns ns);
 
 /* The full xattr name "<ns>.overlay.<what>" for writing. */
 const char *wh_xattr(enum wh_ns ns, const char *what);
+
+/* Is the regular file FD a metadata-only copy (see above)? */
+bool wh_is_metacopy(int fd);
 
 /*
  * The redirect of directory FD (either namespace) as a malloc'ed string
