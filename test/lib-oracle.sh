@@ -279,16 +279,18 @@ _oracle_step() { # DIR START END
 _oracle_cross() {
 	local d=$1 lk=$2 lf=$3 kopts=$4 rc=0
 	case ,$kopts, in *,redirect_dir=on,*) ;; *) kopts=${kopts:+$kopts,}redirect_dir=on ;; esac
-	# each side's work dir goes along: it holds the index
+	# each side's work dir goes along: it holds the index.  And its
+	# lowers: origins and index names are file handles of those very
+	# files, not of their copies on the other side.
 	mkdir -p "$d/x/km" "$d/x/fm" || return 1
-	kovl_mount "$lk" "$d/f/u" "$(lfs_workdir "$d/f/u")" "$d/x/km" "$kopts" ||
+	kovl_mount "$lf" "$d/f/u" "$(lfs_workdir "$d/f/u")" "$d/x/km" "$kopts" ||
 		return 1
 	treedump "$d/x/km" >"$d/x/k-reads-f.dump" || rc=1
 	kovl_umount "$d/x/km" || rc=1
 	[ $rc = 0 ] && oracle_cmp "layerfs upper read by the kernel" \
 		"$d/f.remount.dump" "$d/x/k-reads-f.dump" layerfs kernel || rc=1
 	[ $rc = 0 ] || return 1
-	lfs_mount -o "workdir=$d/k/w" "$lf" "$d/k/u" "$d/x/fm" || return 1
+	lfs_mount -o "workdir=$d/k/w" "$lk" "$d/k/u" "$d/x/fm" || return 1
 	treedump "$d/x/fm" >"$d/x/f-reads-k.dump" || rc=1
 	lfs_umount "$d/x/fm" || rc=1
 	[ $rc = 0 ] && oracle_cmp "kernel upper read by layerfs" \
