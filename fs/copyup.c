@@ -43,10 +43,16 @@ static int proc_open(int fd, int flags)
 	return open(p, flags | O_CLOEXEC);
 }
 
-/* Data, owner and mode, xattrs, times: into the open regular file OUT. */
+/*
+ * Data, owner and mode, xattrs, times: into the open regular file OUT.
+ * With LEN LFS_COPY_META only the size: OUT becomes a metadata-only
+ * copy (overlay.metacopy) whose data stays below, as on the kernel's
+ * overlayfs with metacopy=on.
+ */
 static int fill_regular(struct lfs *lfs, struct stack_obj *src,
 			const struct stat *st, int out, off_t len)
 {
+	bool meta = len == LFS_COPY_META;
 	int in, err;
 
 	in = proc_open(src->fd, O_RDONLY);
@@ -54,13 +60,18 @@ static int fill_regular(struct lfs *lfs, struct stack_obj *src,
 		return -errno;
 	if (len < 0 || len > st->st_size)
 		len = st->st_size;
-	err = copy_data(in, out, len);
+	if (meta)
+		err = ftruncate(out, st->st_size) < 0 ? -errno : 0;
+	else
+		err = copy_data(in, out, len);
 	if (!err)
 		err = copy_owner_mode(out, "", st);
 	if (!err)
 		err = xat_copy(in, out);
 	if (!err)
 		lfs_origin_set(lfs, src->layer, src->fd, out);
+	if (!err && meta)
+		err = xat_set(out, wh_xattr(lfs->ns, "metacopy"), "", 0, 0);
 	if (!err)
 		err = copy_times(out, "", st);
 	close(in);
@@ -157,6 +168,10 @@ static int copy_up_one(struct lfs *lfs, struct lfs_inode *ino, int udir,
 	}
 	reg = S_ISREG(st.st_mode);
 	index = !S_ISDIR(st.st_mode) && st.st_nlink > 1 && lfs->index_fd >= 0;
+	/* metadata only: a file with one name, with metacopy=on, not empty */
+	if (len == LFS_COPY_META &&
+	    (!reg || index || !lfs->cfg->metacopy || st.st_size == 0))
+		len = -1;
 	if (udir < 0 && !reg && !index) {
 		err = -ENOENT;
 		goto out_cleanup;
@@ -224,8 +239,11 @@ static int copy_up_one(struct lfs *lfs, struct lfs_inode *ino, int udir,
 		snprintf(p, sizeof(p), "/proc/self/fd/%d", udir);
 		utimensat(AT_FDCWD, p, pts, 0);
 	}
+	if (len == LFS_COPY_META)
+		__atomic_store_n(&ino->metacopy, true, __ATOMIC_RELEASE);
 	__atomic_store_n(&ino->upper, fd, __ATOMIC_RELEASE);
-	lfs_debug("copy-up %s%s", name, index ? " (index)" : "");
+	lfs_debug("copy-up %s%s%s", name, index ? " (index)" : "",
+		  len == LFS_COPY_META ? " (metadata)" : "");
 	err = 0;
 out_cleanup:
 	if (tmp[0])
@@ -237,8 +255,70 @@ out_cleanup:
 }
 
 /*
+ * Complete the metadata-only copy of INO with its first LEN bytes of
+ * data (-1: all), in place, as the kernel does: until overlay.metacopy
+ * is removed, which comes last, the data read is still the lower
+ * file's, so a daemon killed halfway leaves nothing half-copied in
+ * view.  The upper file's times are kept: a copy-up is no change.
+ */
+static int copy_up_data(struct lfs *lfs, struct lfs_inode *ino, off_t len)
+{
+	struct timespec ts[2];
+	struct stat st, ust;
+	int in = -1, out = -1, low, err = 0;
+
+	pthread_mutex_lock(&ino->lock);
+	if (!ino->metacopy)
+		goto out;
+	low = lfs_lower_get(lfs, ino);
+	if (low < 0) {
+		err = low == -ENOENT ? -EIO : low;
+		goto out;
+	}
+	in = proc_open(low, O_RDONLY);
+	lfs_real_put(ino, low);
+	out = proc_open(ino->upper, O_WRONLY);
+	if (in < 0 || out < 0 || fstat(in, &st) < 0 || fstat(out, &ust) < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (len < 0 || len > st.st_size)
+		len = st.st_size;
+	err = copy_data(in, out, len);
+	if (!err && len < ust.st_size && ftruncate(out, ust.st_size) < 0)
+		err = -errno; /* the size is the upper's, not the lower's */
+	if (!err && !lfs->cfg->volatile_ && fdatasync(out) < 0)
+		err = -errno;
+	if (err)
+		goto out;
+	ts[0] = ust.st_atim;
+	ts[1] = ust.st_mtim;
+	futimens(out, ts);
+	xat_remove(out, "trusted.overlay.metacopy");
+	xat_remove(out, "user.overlay.metacopy");
+	if (wh_is_metacopy(out)) {
+		err = -EIO;
+		goto out;
+	}
+	__atomic_store_n(&ino->metacopy, false, __ATOMIC_RELEASE);
+	lfs_debug("copy-up of the data of %s", ino->name);
+out:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	pthread_mutex_unlock(&ino->lock);
+	if (!err && lfs->se) /* its blocks changed */
+		fuse_lowlevel_notify_inval_inode(lfs->se, (uintptr_t)ino, -1, 0);
+	return err;
+}
+
+/*
  * Give INO an upper object, copying up its parents first.  LEN: how
- * much data to copy (-1 all, 0 none: the caller truncates).  0 or
+ * much data to copy (-1 all, 0 none: the caller truncates; a shorter
+ * truncation needs only what stays), or LFS_COPY_META for a change of
+ * metadata, which copies no data with metacopy=on.  An upper file that
+ * holds only metadata gets its data unless LEN is LFS_COPY_META.  0 or
  * -errno; on failure nothing new is visible in the upper layer.
  */
 int lfs_copy_up(struct lfs *lfs, struct lfs_inode *ino, off_t len)
@@ -250,8 +330,11 @@ int lfs_copy_up(struct lfs *lfs, struct lfs_inode *ino, off_t len)
 	if (!lfs->has_upper)
 		return -EROFS;
 	for (;;) {
-		if (lfs_upper_fd(ino) >= 0)
+		if (lfs_upper_fd(ino) >= 0) {
+			if (len != LFS_COPY_META && lfs_is_metacopy(ino))
+				return copy_up_data(lfs, ino, len);
 			return 0;
+		}
 		pthread_rwlock_rdlock(&lfs->tree_lock);
 		parent = ino->parent;
 		if (!parent) { /* the root always has its upper */

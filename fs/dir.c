@@ -218,6 +218,7 @@ static int create_obj(fuse_req_t req, struct lfs_inode *dir,
 	}
 	if (slot == SLOT_WH_FILE)
 		unlink_wh_file(udir, name);
+	lfs_dir_changed(dir);
 	err = new_entry(lfs, dir, udir, name, e);
 unlock:
 	pthread_rwlock_unlock(&lfs->tree_lock);
@@ -415,6 +416,7 @@ void lfs_link(fuse_req_t req, fuse_ino_t ino_, fuse_ino_t newparent,
 		if (!err)
 			index_count(lfs, ino, nlink + 1);
 	}
+	lfs_dir_changed(dir);
 	pthread_rwlock_unlock(&lfs->tree_lock);
 	if (err)
 		goto out;
@@ -515,6 +517,7 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = lfs_clear_whiteouts(lfs, ino);
 	if (!err)
 		err = remove_entry(lfs, dir, name, isdir);
+	lfs_dir_changed(dir);
 	if (!err) {
 		int upper = lfs_upper_fd(ino);
 
@@ -752,6 +755,8 @@ void lfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	pthread_rwlock_wrlock(&lfs->tree_lock);
 	nlink = c.dst ? index_nlink(c.dst) : 0;
 	err = rename_locked(lfs, &c);
+	lfs_dir_changed(c.dir);
+	lfs_dir_changed(c.newdir);
 	if (!err) {
 		lfs_inode_set_parent(lfs, c.src, c.newdir, newname);
 		if (c.dst && (flags & RENAME_EXCHANGE)) {

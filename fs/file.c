@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -68,9 +69,14 @@ void lfs_data_inode_init(struct lfs_inode *ino)
 	ino->dfd = -1;
 }
 
-/* When INO is freed: nobody else can reach it but an eviction pass. */
+/*
+ * When INO is freed: nobody else can reach it but an eviction pass, and
+ * a read that replied and is giving its descriptor back (data_put).
+ */
 void lfs_data_drop(struct lfs *lfs, struct lfs_inode *ino)
 {
+	while (__atomic_load_n(&ino->dio, __ATOMIC_ACQUIRE))
+		sched_yield();
 	if (ino->dlink.next) {
 		pthread_mutex_lock(&lfs->data_lock);
 		dlink_del(&ino->dlink);
@@ -152,13 +158,18 @@ static int data_get(struct lfs *lfs, struct lfs_inode *ino, bool write)
 
 	if (!S_ISREG(ino->type))
 		return S_ISDIR(ino->type) ? -EISDIR : -EINVAL;
+	__atomic_add_fetch(&ino->dio, 1, __ATOMIC_ACQUIRE);
 	if (write) {
 		int err = lfs_copy_up(lfs, ino, -1);
 
-		if (err)
+		if (err) {
+			__atomic_sub_fetch(&ino->dio, 1, __ATOMIC_RELEASE);
 			return err;
+		}
 	}
 	upper = lfs_upper_fd(ino);
+	if (upper >= 0 && lfs_is_metacopy(ino))
+		upper = -1; /* the data is still below */
 	pthread_mutex_lock(&ino->dlock);
 	if (ino->dfd >= 0 && ino->dfd_upper == (upper >= 0) &&
 	    (ino->dfd_rw || !write)) {
@@ -178,12 +189,17 @@ static int data_get(struct lfs *lfs, struct lfs_inode *ino, bool write)
 	}
 out:
 	pthread_mutex_unlock(&ino->dlock);
+	if (fd < 0)
+		__atomic_sub_fetch(&ino->dio, 1, __ATOMIC_RELEASE);
 	return fd;
 }
 
 /*
  * Done with FD: the inode's descriptor, or a private one made because
  * the inode's was in use by a request that still needed the old file.
+ * This may come after the reply (a read splices from FD while it
+ * replies), when the kernel may already have forgotten INO: freeing it
+ * waits for dio to drop (lfs_data_drop), the last thing done here.
  */
 static void data_put(struct lfs_inode *ino, int fd)
 {
@@ -195,6 +211,7 @@ static void data_put(struct lfs_inode *ino, int fd)
 	else
 		close(fd);
 	pthread_mutex_unlock(&ino->dlock);
+	__atomic_sub_fetch(&ino->dio, 1, __ATOMIC_RELEASE);
 }
 
 /*
@@ -349,7 +366,7 @@ void lfs_lseek(fuse_req_t req, fuse_ino_t ino_, off_t off, int whence,
 {
 	struct lfs *lfs = lfs_of(req);
 	struct lfs_inode *ino = lfs_inode(lfs, ino_);
-	int fd = data_get(lfs, ino, false);
+	int fd = data_get(lfs, ino, false), err;
 	off_t r;
 
 	(void)fi;
@@ -358,11 +375,12 @@ void lfs_lseek(fuse_req_t req, fuse_ino_t ino_, off_t off, int whence,
 		return;
 	}
 	r = lseek(fd, off, whence);
-	if (r < 0)
-		fuse_reply_err(req, errno);
+	err = r < 0 ? errno : 0;
+	data_put(ino, fd);
+	if (err)
+		fuse_reply_err(req, err);
 	else
 		fuse_reply_lseek(req, r);
-	data_put(ino, fd);
 }
 
 void lfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,

@@ -162,11 +162,13 @@ struct lfs_inode *lfs_inode_get(struct lfs *lfs, struct lfs_inode *parent,
 	fresh->st_ino = lfs_ino_of_key(lfs, &f->key);
 	fresh->upper = f->upper;
 	fresh->indexed = f->indexed;
+	fresh->metacopy = f->metacopy;
 	fresh->nlower = f->nlower;
 	fresh->lower = f->lower;
 	pthread_mutex_init(&fresh->lock, NULL);
 	lfs_data_inode_init(fresh);
-	if (!S_ISDIR(fresh->type) && fresh->nlower) {
+	/* the data of a metadata-only copy may be under another name */
+	if (!S_ISDIR(fresh->type) && fresh->nlower && !fresh->metacopy) {
 		close(fresh->lower[0].fd); /* see lfs_lower_get() */
 		fresh->lower[0].fd = -1;
 	}
@@ -267,6 +269,14 @@ int lfs_inode_stat(struct lfs *lfs, struct lfs_inode *ino, int fd,
 		/* A merged directory cannot count its subdirectories. */
 		if ((upper >= 0 && ino->nlower) || ino->nlower > 1)
 			st->st_nlink = 1;
+	} else if (lfs_is_metacopy(ino)) {
+		struct stat d;
+		int low = lfs_lower_get(lfs, ino);
+
+		/* the blocks are those of the data, as on the kernel */
+		if (low >= 0 && fstat(low, &d) == 0)
+			st->st_blocks = d.st_blocks;
+		lfs_real_put(ino, low);
 	} else if (ino->indexed && upper >= 0) {
 		unsigned int nlink;
 
@@ -346,7 +356,8 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino_, struct stat *attr,
 	}
 	/* Truncating to 0 or shrinking needs only what stays. */
 	err = lfs_copy_up(lfs, ino,
-			  (to_set & FUSE_SET_ATTR_SIZE) ? attr->st_size : -1);
+			  (to_set & FUSE_SET_ATTR_SIZE) ? attr->st_size :
+							  LFS_COPY_META);
 	if (err)
 		goto out;
 	fd = lfs_upper_fd(ino);

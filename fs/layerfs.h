@@ -74,6 +74,7 @@ struct lfs_config {
 	bool volatile_;
 	bool allow_other;
 	bool userxattr;	   /* write user.overlay.* even as root */
+	bool metacopy;	   /* metadata changes copy up metadata only */
 	double timeout;	   /* entry/attr/negative cache, seconds */
 	char *fsname;
 	char *store;	   /* for LOWERS "@REF" */
@@ -126,6 +127,12 @@ struct lfs_inode {
 	struct stack_obj *lower;
 	bool deleted;		 /* its last name is gone */
 	bool indexed;		 /* upper is an index entry: see index.c */
+	/*
+	 * The upper file holds metadata only (overlay.metacopy): its data
+	 * is lower[0]'s until copy-up completes it (copyup.c).  Set under
+	 * lock; cleared under lock, read with lfs_is_metacopy().
+	 */
+	bool metacopy;
 
 	/*
 	 * The kernel opens files without telling us (no_open), so reads and
@@ -142,8 +149,10 @@ struct lfs_inode {
 	bool dfd_rw;	     /* opened for writing */
 	bool dfd_hot;	     /* used since the last eviction pass */
 	int dfd_users;	     /* requests using it now */
+	int dio;	     /* requests between data_get and data_put */
 	struct lfs_dlink dlink; /* lfs->data_lock */
 	struct lfs_dir *listing;
+	uint64_t dir_gen;    /* bumped by each change of its names */
 };
 
 struct lfs {
@@ -187,6 +196,7 @@ struct lfs_found {
 	struct lfs_key key;
 	bool redirected;
 	bool indexed;
+	bool metacopy; /* upper is metadata only, lower[0] has the data */
 };
 
 static inline struct lfs *lfs_of(fuse_req_t req)
@@ -199,6 +209,16 @@ static inline int lfs_upper_fd(struct lfs_inode *ino)
 	return __atomic_load_n(&ino->upper, __ATOMIC_ACQUIRE);
 }
 
+/* DIR's names changed: a listing made before is stale (readdir.c). */
+static inline void lfs_dir_changed(struct lfs_inode *dir)
+{
+	__atomic_add_fetch(&dir->dir_gen, 1, __ATOMIC_RELEASE);
+}
+
+static inline bool lfs_is_metacopy(struct lfs_inode *ino)
+{
+	return __atomic_load_n(&ino->metacopy, __ATOMIC_ACQUIRE);
+}
 
 /* opts.c */
 int lfs_opts_parse(int argc, char **argv, struct lfs_config *cfg);
@@ -297,6 +317,8 @@ void lfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 void lfs_listing_free(struct lfs_inode *dir);
 
 /* copyup.c */
+/* LEN for lfs_copy_up(): a metadata change, which needs no data. */
+#define LFS_COPY_META ((off_t)-2)
 int lfs_copy_up(struct lfs *lfs, struct lfs_inode *ino, off_t len);
 int lfs_tmpname(struct lfs *lfs, char buf[32]);
 

@@ -12,7 +12,9 @@
  *
  * An upper non-directory that was copied up carries overlay.origin, the
  * file handle of its lower object.  Its identity is that lower object's,
- * so st_ino does not change at copy-up, nor after a remount.
+ * so st_ino does not change at copy-up, nor after a remount.  An upper
+ * file with overlay.metacopy holds only metadata: its data is the file
+ * below it (find_metacopy_data).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -102,6 +104,42 @@ static void resolve_origin(struct lfs *lfs, struct lfs_inode *dir,
 }
 
 /*
+ * The data of the metadata-only upper file F->upper, NAME in DIR: the
+ * file below it, by its own overlay.redirect if it has one (the kernel
+ * sets one when it renames such a file), else by NAME.  -EIO when there
+ * is no regular file there, as on the kernel.
+ */
+static int find_metacopy_data(struct lfs *lfs, struct lfs_inode *dir,
+			      const char *name, struct lfs_found *f)
+{
+	struct lfs_found low = { .upper = -1 };
+	struct stack_walk w = { 0 };
+	int err;
+
+	f->metacopy = true;
+	if (f->nlower) /* resolve_origin() found it by name */
+		return 0;
+	if (!wh_get_redirect(f->upper, &w.redirect)) {
+		w.absolute = w.redirect[0] == '/';
+		w.next_layer = lfs->has_upper;
+	}
+	err = find_lower(lfs, dir, name, &low, &w);
+	free(w.redirect);
+	if (!err && (!low.nlower || !S_ISREG(low.st.st_mode)))
+		err = -EIO;
+	if (err) {
+		lfs_found_free(&low);
+		fuse_log(FUSE_LOG_WARNING,
+			 "layerfs: %s: metadata-only copy without its data\n",
+			 name);
+		return err;
+	}
+	f->lower = low.lower;
+	f->nlower = low.nlower;
+	return 0;
+}
+
+/*
  * Find NAME in directory DIR.  On success F holds the real objects and
  * the key; the caller owns them (lfs_found_free or lfs_inode_get).
  * -ENOENT when the name is absent or hidden.
@@ -129,6 +167,14 @@ int lfs_find(struct lfs *lfs, struct lfs_inode *dir, const char *name,
 			f->upper = -1;
 		} else if (!S_ISDIR(f->st.st_mode)) {
 			resolve_origin(lfs, dir, name, f);
+			if (S_ISREG(f->st.st_mode) && f->st.st_size > 0 &&
+			    wh_is_metacopy(f->upper)) {
+				err = find_metacopy_data(lfs, dir, name, f);
+				if (err) {
+					lfs_found_free(f);
+					return err;
+				}
+			}
 			goto done;
 		} else {
 			flags = wh_dir_flags(f->upper);

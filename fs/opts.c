@@ -40,6 +40,8 @@ static const char mount_usage[] =
 	"       volatile           skip fsync; the next mount refuses WORK\n"
 	"                          if the daemon did not exit cleanly\n"
 	"       userxattr          write user.overlay.* xattrs, even as root\n"
+	"       metacopy=SWITCH    on: chmod, chown, utimes and xattr changes\n"
+	"                          copy up metadata only (default: off)\n"
 	"       allow_other        let other users in (default as root)\n"
 	"       timeout=SECONDS    kernel cache timeout (default 86400)\n"
 	"       fsname=NAME        source name shown in /proc/mounts\n"
@@ -68,7 +70,7 @@ static const char *const ignored[] = {
 	"_netdev", "nofail", "relatime", "norelatime", "strictatime",
 	"nostrictatime", "diratime", "nodiratime", "lazytime", "nolazytime",
 	"silent", "loud", "default_permissions", "redirect_dir", "index",
-	"metacopy", "xino", "uuid", "nfs_export", "redirect_always_follow",
+	"xino", "uuid", "nfs_export", "redirect_always_follow",
 	"subtype", NULL,
 };
 
@@ -171,6 +173,12 @@ static int parse_o(struct lfs_config *cfg, const char *arg)
 			cfg->volatile_ = true;
 		} else if (IS("userxattr")) {
 			cfg->userxattr = true;
+		} else if (IS("metacopy")) {
+			cfg->metacopy = !strcmp(val, "on");
+			if (strcmp(val, "on") && strcmp(val, "off")) {
+				error("-o metacopy=%s: not on or off", val);
+				err = -EINVAL;
+			}
 		} else if (IS("allow_other")) {
 			cfg->allow_other = true;
 		} else if (IS("debug")) {

@@ -2,9 +2,11 @@
 /*
  * The merged directory listing (the kernel's readdir.c).
  *
- * A listing is built when it is read from offset 0 and kept until it
- * is read to its end (see do_readdir): entries are numbered, so a
- * directory read while it changes lists each name once.  Layers are
+ * A listing is made when a READDIR finds none, or one older than the
+ * last change of the directory, and is dropped when read to its end
+ * (see do_readdir).  Its entries are in the order of cookies made from
+ * their names (dir_number), so a directory read while it changes lists
+ * each name once, and telldir/seekdir work.  Layers are
  * read top down; a name seen once hides the same name below, whiteouts
  * of every dialect hide it without being listed, and markers (.wh.*)
  * never show.  d_ino is what stat gives: for names that exist in the
@@ -18,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "layerfs.h"
 #include "log.h"
 #include "xattr.h"
@@ -25,12 +29,14 @@
 struct lfs_dirent {
 	char *name;
 	uint64_t ino;
-	mode_t type; /* S_IFMT */
+	uint64_t off; /* the cookie: see dir_number() */
+	mode_t type;  /* S_IFMT */
 };
 
 struct lfs_dir {
 	struct lfs_dirent *ents;
 	size_t n, cap;
+	uint64_t gen; /* the directory's dir_gen it was made from */
 };
 
 struct seen {
@@ -217,6 +223,58 @@ static int dir_load(struct lfs *lfs, struct lfs_inode *ino, struct lfs_dir *d)
 	return err;
 }
 
+static int cmp_off(const void *a, const void *b)
+{
+	const struct lfs_dirent *x = a, *y = b;
+
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/*
+ * Give each entry of D its cookie, the offset a READDIR resumes after:
+ * 1 and 2 for . and .., a 63-bit hash of the name for the others, and
+ * sort D by it.  A name keeps its cookie when the listing is made again
+ * after a change, so a reader that goes on in a new listing neither
+ * sees a name twice nor misses one that stayed, whichever listing the
+ * kernel's cache served it the beginning from.  (Cookies of colliding
+ * names are made unique by order, the one case where that can fail.)
+ */
+static void dir_number(struct lfs_dir *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		const char *name = d->ents[i].name;
+
+		if (!strcmp(name, "."))
+			d->ents[i].off = 1;
+		else if (!strcmp(name, ".."))
+			d->ents[i].off = 2;
+		else
+			d->ents[i].off = (XXH3_64bits(name, strlen(name)) >> 1) | 4;
+	}
+	qsort(d->ents, d->n, sizeof(*d->ents), cmp_off);
+	for (i = 1; i < d->n; i++)
+		if (d->ents[i].off <= d->ents[i - 1].off)
+			d->ents[i].off = d->ents[i - 1].off + 1;
+}
+
+/* The index of the first entry of D after cookie OFF. */
+static size_t dir_seek(const struct lfs_dir *d, uint64_t off)
+{
+	size_t lo = 0, hi = d->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (d->ents[mid].off <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* 1 when DIR lists nothing but . and .., 0 when it does, or -errno. */
 int lfs_dir_is_empty(struct lfs *lfs, struct lfs_inode *dir)
 {
@@ -283,10 +341,9 @@ int lfs_clear_whiteouts(struct lfs *lfs, struct lfs_inode *dir)
 
 /*
  * Like files, directories are opened without us (no_opendir), so the
- * listing being read lives in the inode: built when a READDIR asks for
- * offset 0 (or finds none), kept while the reader goes on, and dropped
- * when a READDIR reaches its end.  A directory read while it changes
- * lists each name at most once; the kernel caches what we send.
+ * listing being read lives in the inode: made when a READDIR finds none
+ * or a stale one, kept while readers go on, and dropped when a READDIR
+ * reaches its end.  The kernel caches what we send.
  */
 void lfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -320,6 +377,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino_, size_t size,
 	struct lfs_dir *d;
 	char *buf, *p;
 	size_t rem = size, i;
+	uint64_t gen;
 	int err = 0;
 
 	buf = malloc(size);
@@ -328,22 +386,27 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino_, size_t size,
 		return;
 	}
 	pthread_mutex_lock(&ino->dlock);
+	gen = __atomic_load_n(&ino->dir_gen, __ATOMIC_ACQUIRE);
 	d = ino->listing;
 	if (!d) {
 		d = ino->listing = calloc(1, sizeof(*d));
 		if (!d)
 			err = -ENOMEM;
 	}
-	if (!err && (off == 0 || !d->ents))
+	if (!err && (!d->ents || d->gen != gen)) {
 		err = dir_load(lfs, ino, d);
+		dir_number(d);
+		d->gen = gen;
+	}
 	p = buf;
-	for (i = off; !err && i < d->n; i++) {
+	for (i = err ? 0 : dir_seek(d, off); !err && i < d->n; i++) {
 		struct lfs_dirent *de = &d->ents[i];
 		struct stat st = { .st_ino = de->ino, .st_mode = de->type };
 		size_t n;
 
 		if (!plus) {
-			n = fuse_add_direntry(req, p, rem, de->name, &st, i + 1);
+			n = fuse_add_direntry(req, p, rem, de->name, &st,
+					      de->off);
 			if (n > rem)
 				break;
 		} else {
@@ -358,7 +421,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino_, size_t size,
 			if (!dot && lfs_lookup_inode(lfs, ino, de->name, &e))
 				continue; /* gone since the listing was made */
 			n = fuse_add_direntry_plus(req, p, rem, de->name, &e,
-						   i + 1);
+						   de->off);
 		}
 		p += n;
 		rem -= n;

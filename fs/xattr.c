@@ -92,7 +92,7 @@ void lfs_setxattr(fuse_req_t req, fuse_ino_t ino_, const char *name,
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
-	err = lfs_copy_up(lfs, ino, -1);
+	err = lfs_copy_up(lfs, ino, LFS_COPY_META);
 	if (!err)
 		err = xat_set(lfs_upper_fd(ino), name, value, size, flags);
 	fuse_reply_err(req, -err);
@@ -116,7 +116,7 @@ void lfs_removexattr(fuse_req_t req, fuse_ino_t ino_, const char *name)
 		fuse_reply_err(req, -err);
 		return;
 	}
-	err = lfs_copy_up(lfs, ino, -1);
+	err = lfs_copy_up(lfs, ino, LFS_COPY_META);
 	if (!err)
 		err = xat_remove(lfs_upper_fd(ino), name);
 	fuse_reply_err(req, -err);

@@ -44,6 +44,7 @@ const char *wh_xattr(enum wh_ns ns, const char *what)
 		{ "trusted.overlay.whiteout", "user.overlay.whiteout" },
 		{ "trusted.overlay.origin", "user.overlay.origin" },
 		{ "trusted.overlay.nlink", "user.overlay.nlink" },
+		{ "trusted.overlay.metacopy", "user.overlay.metacopy" },
 	};
 	size_t i;
 

@@ -28,4 +28,14 @@ for seed in $seeds; do
 		ORACLE_FORMAT=oci oracle_run $((seed + 100)) $ops $kopts
 	"
 done
+# Metadata-only copy-up.  The uppers differ in form, not in what they
+# show: layerfs gives a metacopy file its data before a rename or a
+# link, where the kernel records a redirect; the kernel copies up a
+# file opened for writing (touch), layerfs at the first change.
+for seed in $seeds; do
+	test_expect_success "seed $seed: $ops ops, both with metacopy=on" "
+		ORACLE_CMP_UPPER=0 oracle_run $((seed + 200)) $ops \
+			$kopts,metacopy=on metacopy=on
+	"
+done
 test_done
