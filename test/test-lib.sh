@@ -399,14 +399,18 @@ _tl_mi_escape() {
 # _tl_mountinfo ABSPATH: prints "MAJ:MIN FSTYPE" of the topmost mount on
 # ABSPATH; fails if nothing is mounted there.  Reads mountinfo only.
 _tl_mountinfo() {
-	local esc line found='' _id _par dev _root mp _rest tail
+	local esc line found='' _id _par dev _root mp _rest tail mi
 	esc=$(_tl_mi_escape "$1")
+	# In one read(2), which the kernel makes consistent: read line by
+	# line, the table can change between reads (other tests mount and
+	# unmount meanwhile) and a line be lost or cut ("type ,").
+	mi=$(cat /proc/self/mountinfo) || return 1
 	while IFS= read -r line; do
 		read -r _id _par dev _root mp _rest <<<"$line"
 		[ "$mp" = "$esc" ] || continue
 		tail=${line#* - }
 		found="$dev ${tail%% *}"
-	done </proc/self/mountinfo
+	done <<<"$mi"
 	[ -n "$found" ] && printf '%s\n' "$found"
 }
 
