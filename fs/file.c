@@ -309,6 +309,8 @@ void lfs_write_buf(fuse_req_t req, fuse_ino_t ino_, struct fuse_bufvec *in,
 	out.buf[0].fd = fd;
 	out.buf[0].pos = off;
 	n = fuse_buf_copy(&out, in, 0);
+	if (n > 0)
+		lfs_kill_suid(req, ino, fd);
 	data_put(ino, fd);
 	if (n < 0)
 		fuse_reply_err(req, -n);
@@ -357,6 +359,8 @@ void lfs_fallocate(fuse_req_t req, fuse_ino_t ino_, int mode, off_t offset,
 		err = -fd;
 	else if (fallocate(fd, mode, offset, length) < 0)
 		err = errno;
+	else
+		lfs_kill_suid(req, ino, fd);
 	data_put(ino, fd);
 	fuse_reply_err(req, err);
 }
@@ -392,7 +396,7 @@ void lfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	struct lfs_inode *in = lfs_inode(lfs, ino_in);
 	struct lfs_inode *out = lfs_inode(lfs, ino_out);
 	loff_t pin = off_in, pout = off_out;
-	int ofd, ifd;
+	int ofd, ifd, err;
 	ssize_t n;
 
 	(void)fi_in;
@@ -410,10 +414,13 @@ void lfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		return;
 	}
 	n = copy_file_range(ifd, &pin, ofd, &pout, len, flags);
-	if (n < 0)
-		fuse_reply_err(req, errno);
-	else
-		fuse_reply_write(req, n);
+	err = n < 0 ? errno : 0;
+	if (n > 0)
+		lfs_kill_suid(req, out, ofd);
 	data_put(in, ifd);
 	data_put(out, ofd);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_write(req, n);
 }

@@ -340,6 +340,38 @@ static void proc_path(char buf[32], int fd)
 	snprintf(buf, 32, "/proc/self/fd/%d", fd);
 }
 
+/*
+ * The kernel leaves dropping the setuid and setgid bits to us
+ * (FUSE_CAP_HANDLE_KILLPRIV, which saves a GETATTR at every chown):
+ * a write or truncation by anyone but root drops them, as the kernel's
+ * notify_change() would for a caller without CAP_FSETID.  A chown
+ * drops them by itself, in the upper file system.  FD: any fd of the
+ * upper file, O_PATH included.
+ */
+int lfs_kill_suid(fuse_req_t req, struct lfs_inode *ino, int fd)
+{
+	struct lfs *lfs = lfs_of(req);
+	struct stat st;
+	mode_t kill = 0;
+	char p[32];
+
+	if (fuse_req_ctx(req)->uid == 0 ||
+	    fstatat(fd, "", &st, AT_EMPTY_PATH) < 0)
+		return 0;
+	if (st.st_mode & S_ISUID)
+		kill |= S_ISUID;
+	if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		kill |= S_ISGID;
+	if (!kill)
+		return 0;
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	if (fchmodat(AT_FDCWD, p, st.st_mode & 07777 & ~kill, 0) < 0)
+		return -errno;
+	if (lfs->se) /* its cached mode is stale */
+		fuse_lowlevel_notify_inval_inode(lfs->se, (uintptr_t)ino, -1, 0);
+	return 0;
+}
+
 void lfs_setattr(fuse_req_t req, fuse_ino_t ino_, struct stat *attr,
 		 int to_set, struct fuse_file_info *fi)
 {
@@ -388,6 +420,10 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino_, struct stat *attr,
 			err = -errno;
 			goto out;
 		}
+		if (!(to_set & FUSE_SET_ATTR_MODE))
+			err = lfs_kill_suid(req, ino, fd);
+		if (err)
+			goto out;
 	}
 	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
 		struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT },

@@ -262,6 +262,7 @@ int lfs_entry(struct lfs *lfs, struct lfs_inode *dir, const char *name,
 void lfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		 int to_set, struct fuse_file_info *fi);
+int lfs_kill_suid(fuse_req_t req, struct lfs_inode *ino, int fd);
 void lfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void lfs_forget_multi(fuse_req_t req, size_t count,
 		      struct fuse_forget_data *forgets);

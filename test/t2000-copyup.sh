@@ -288,6 +288,33 @@ test_expect_success 'copy-up comes with the first write, not with an open for wr
 	test "$(cat f/m/h)" = lower
 '
 
+# as_user CMD...: CMD as an unprivileged user (no CAP_FSETID).
+as_user() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"
+}
+
+test_expect_success 'a write, truncate or chown drops setuid and setgid, as on the kernel' '
+	test_when_finished "test_umount_all" &&
+	fresh && mkdir -p L/0 &&
+	for f in w t c r; do
+		echo data >L/0/$f && chmod 6777 L/0/$f || return 1
+	done &&
+	chmod 2757 L/0/r && chmod 777 L/0 &&
+	pair_setup 1 && pair_mount $KOPTS &&
+	for m in k/m f/m; do
+		as_user sh -c "echo more >>$m/w" &&
+			as_user truncate -s 2 $m/t && chown 1:1 $m/c &&
+			as_user sh -c "echo more >>$m/r" || return 1
+	done &&
+	stat -c "%n %a %u" k/m/w k/m/t k/m/c k/m/r | sed s#k/m/## >k.out &&
+	stat -c "%n %a %u" f/m/w f/m/t f/m/c f/m/r | sed s#f/m/## >f.out &&
+	cmp_out &&
+	grep "^w 777 " f.out && grep "^c 777 1" f.out &&
+	pair_remount $KOPTS &&
+	stat -c "%n %a %u" f/m/w f/m/t f/m/c f/m/r | sed s#f/m/## >f.out2 &&
+	test_cmp f.out f.out2
+'
+
 # appender N FILE: appends N numbered records with O_APPEND.
 appender() {
 	local i
