@@ -15,7 +15,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 LAYERFS=${LAYERFS:-$HERE/../../layerfs}
 ALL_TARGETS=plain,kernel,fuse-overlayfs,unionfs-fuse,layerfs
 # Jobs: each mounts one target fresh and yields one or more metrics.
-ALL_JOBS=mount,find,stat,ls,lsl,seqread,seqwrite,seqwrite_fsync,randread,append,chmod,copyup,create,untar,tar,grep,unlink,rmrf,par1,parN,mem
+ALL_JOBS=mount,find,stat,ls,lsl,seqread,seqwrite,seqwrite_fsync,randread,append,chmod,chown,utimes,copyup,create,untar,tar,grep,unlink,rmrf,par1,parN,mem
 
 RUNS=
 QUICK=0
@@ -59,6 +59,8 @@ randread        4 KiB preads at random offsets of the 1 GiB lower file
                 (cold; warm after the file was read whole)
 append          append 1 byte to the 1 GiB lower file (copy-up latency)
 chmod           chmod of the 1 GiB lower file (copy-up latency)
+chown           chown of the 1 GiB lower file (copy-up latency)
+utimes          touch -h of the 1 GiB lower file (copy-up latency)
 copyup          utime() of ~4900 small lower files (copy-up of each)
 create          create 10k files of 100 bytes in a new directory
 untar           tar x of a 38 MiB, ~7.7k-entry tarball into the mount
@@ -128,6 +130,8 @@ CUR_TARGET=
 CUR_PID=
 CUR_RUN=
 LFS_BIN=
+# layerfs mount options (see README): metadata-only copy-up by default
+LFS_BENCH_OPTS=${LFS_BENCH_OPTS-metacopy=on}
 BIN_DIR=
 BUILD_MNT=
 cleanup() {
@@ -264,7 +268,8 @@ mount_target() {    # TARGET RUNDIR: mounts RUNDIR/mnt, sets CUR_*
 	kernel) mount -t overlay overlay -o "lowerdir=$LOWERS,upperdir=$r/upper,workdir=$r/work" "$m" ;;
 	fuse-overlayfs) fuse-overlayfs -o "lowerdir=$LOWERS,upperdir=$r/upper,workdir=$r/work" "$m" ;;
 	unionfs-fuse) unionfs-fuse -o cow,allow_other "$r/upper=RW:${LOWERS//:/=RO:}=RO" "$m" ;;
-	layerfs) "$LFS_BIN" mount "$LOWERS" "$r/upper" "$m" -o "workdir=$r/work" ;;
+	layerfs) "$LFS_BIN" mount "$LOWERS" "$r/upper" "$m" \
+			-o "workdir=$r/work${LFS_BENCH_OPTS:+,$LFS_BENCH_OPTS}" ;;
 	esac || { CUR_MNT=; return 1; }
 	stat "$m/tree" >/dev/null || return 1
 }
@@ -448,6 +453,8 @@ run_job() {
 		timeit randread_warm bash -c 'rand_read "$1" "$2" 43' _ "$m/$BIG" $NRAND_WARM ;;
 	append) cold; timeit append_big bash -c 'printf x >>"$1"' _ "$m/$BIG" ;;
 	chmod) cold; timeit chmod_big chmod 600 "$m/$BIG" ;;
+	chown) cold; timeit chown_big chown 1:1 "$m/$BIG" ;;
+	utimes) cold; timeit utimes_big touch -h -d @1000000000 "$m/$BIG" ;;
 	copyup) awk -v e=$COPYUP_EVERY 'NR % e == 0' "$DATA/lists/files.txt" >"$CUR_RUN/copyup"
 		cold; timeit copyup_small bash -c 'touch_list "$1" "$2"' _ "$m" "$CUR_RUN/copyup" ;;
 	create) timeit create_files bash -c 'create_files "$1" "$2"' _ "$m/created" $NCREATE ;;
@@ -487,7 +494,7 @@ run_one() {    # JOB TARGET
 	: >"$RAW.job"
 	NOTES=()
 	if [ "$t" = plain ]; then
-		case $job in seqwrite*|append|chmod|copyup|create|untar|unlink|rmrf|par*)
+		case $job in seqwrite*|append|chmod|chown|utimes|copyup|create|untar|unlink|rmrf|par*)
 			touch "$DATA/plain.dirty" ;;
 		esac
 	fi
