@@ -21,6 +21,7 @@
 #include "changes.h"
 #include "copy.h"
 #include "fh.h"
+#include "metacopy.h"
 #include "oci.h"
 #include "stack.h"
 #include "table.h"
@@ -139,59 +140,6 @@ static bool same_xattrs(int a, int b)
 	return same;
 }
 
-static bool same_content(int a, int b)
-{
-	char ba[1 << 15], bb[1 << 15];
-	int fa = proc_open(a), fb = proc_open(b);
-	bool same = fa >= 0 && fb >= 0;
-	ssize_t na, nb;
-
-	while (same) {
-		na = read(fa, ba, sizeof(ba));
-		nb = read(fb, bb, sizeof(bb));
-		if (na != nb || na < 0 || memcmp(ba, bb, na))
-			same = false;
-		else if (na == 0)
-			break;
-	}
-	if (fa >= 0)
-		close(fa);
-	if (fb >= 0)
-		close(fb);
-	return same;
-}
-
-/* Are the objects N and O (the topmost of each set) equal? */
-static bool same_object(const struct stack_set *n, const struct stack_set *o)
-{
-	const struct stat *a = &n->st, *b = &o->st;
-	int fa = n->objs[0].fd, fb = o->objs[0].fd;
-	char *ta = NULL, *tb = NULL;
-	bool same;
-
-	if (a->st_dev == b->st_dev && a->st_ino == b->st_ino)
-		return true;
-	if (a->st_mode != b->st_mode || a->st_uid != b->st_uid ||
-	    a->st_gid != b->st_gid || a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
-	    a->st_mtim.tv_nsec != b->st_mtim.tv_nsec)
-		return false;
-	switch (a->st_mode & S_IFMT) {
-	case S_IFDIR:
-		return same_xattrs(fa, fb);
-	case S_IFREG:
-		return a->st_size == b->st_size && same_xattrs(fa, fb) &&
-		       same_content(fa, fb);
-	case S_IFLNK:
-		same = !copy_readlink(fa, &ta) && !copy_readlink(fb, &tb) &&
-		       !strcmp(ta, tb);
-		free(ta);
-		free(tb);
-		return same;
-	default:
-		return a->st_rdev == b->st_rdev && same_xattrs(fa, fb);
-	}
-}
-
 /* The same real directories, so the same subtree? */
 static bool same_dirs(const struct stack_set *n, const struct stack_set *o,
 		      int shift)
@@ -282,6 +230,108 @@ struct ctx {
 	size_t len, cap;
 	struct linked *links;
 };
+
+static bool same_data(int fa, int fb)
+{
+	char ba[1 << 15], bb[1 << 15];
+	bool same = fa >= 0 && fb >= 0;
+	ssize_t na, nb;
+
+	while (same) {
+		na = read(fa, ba, sizeof(ba));
+		nb = read(fb, bb, sizeof(bb));
+		if (na != nb || na < 0 || memcmp(ba, bb, na))
+			same = false;
+		else if (na == 0)
+			break;
+	}
+	return same;
+}
+
+/*
+ * An fd open for reading of the data of the regular file SET, NAME in
+ * the merged directory DIR of view V: a metadata-only copy's is below.
+ * Its stat goes to *ST.  -errno on failure.
+ */
+static int open_data(const struct view *v, const struct stack_set *dir,
+		     const char *name, const struct stack_set *set,
+		     struct stat *st)
+{
+	struct stack_obj data = set->objs[0];
+	int fd, err;
+
+	*st = set->st;
+	if (wh_is_metacopy(data.fd)) {
+		err = metacopy_find(v->roots, v->n, dir->objs, dir->n, name,
+				    &set->objs[0], &data, st);
+		if (err)
+			return err;
+	}
+	fd = proc_open(data.fd);
+	err = fd < 0 ? -errno : fd;
+	if (data.fd != set->objs[0].fd)
+		close(data.fd);
+	return err;
+}
+
+/*
+ * Do the regular files N and O, NAME in the directories ND and OD of
+ * the new and the old view, hold the same data?
+ */
+static bool same_content(const struct ctx *c, const struct stack_set *nd,
+			 const struct stack_set *od, const char *name,
+			 const struct stack_set *n, const struct stack_set *o)
+{
+	struct stat sa, sb;
+	int fa = open_data(c->new, nd, name, n, &sa);
+	int fb = open_data(c->old, od, name, o, &sb);
+	bool same = fa >= 0 && fb >= 0;
+
+	/* a metadata-only copy of the very file */
+	if (same && (sa.st_dev != sb.st_dev || sa.st_ino != sb.st_ino))
+		same = same_data(fa, fb);
+	if (fa >= 0)
+		close(fa);
+	if (fb >= 0)
+		close(fb);
+	return same;
+}
+
+/*
+ * Are the objects N and O (the topmost of each set), NAME in the
+ * directories ND and OD of the new and the old view, equal?
+ */
+static bool same_object(const struct ctx *c, const struct stack_set *nd,
+			const struct stack_set *od, const char *name,
+			const struct stack_set *n, const struct stack_set *o)
+{
+	const struct stat *a = &n->st, *b = &o->st;
+	int fa = n->objs[0].fd, fb = o->objs[0].fd;
+	char *ta = NULL, *tb = NULL;
+	bool same;
+
+	if (a->st_dev == b->st_dev && a->st_ino == b->st_ino)
+		return true;
+	if (a->st_mode != b->st_mode || a->st_uid != b->st_uid ||
+	    a->st_gid != b->st_gid || a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
+	    a->st_mtim.tv_nsec != b->st_mtim.tv_nsec)
+		return false;
+	switch (a->st_mode & S_IFMT) {
+	case S_IFDIR:
+		return same_xattrs(fa, fb);
+	case S_IFREG:
+		return a->st_size == b->st_size && same_xattrs(fa, fb) &&
+		       same_content(c, nd, od, name, n, o);
+	case S_IFLNK:
+		same = !copy_readlink(fa, &ta) && !copy_readlink(fb, &tb) &&
+		       !strcmp(ta, tb);
+		free(ta);
+		free(tb);
+		return same;
+	default:
+		return a->st_rdev == b->st_rdev && same_xattrs(fa, fb);
+	}
+}
 
 /*
  * Note a name of a multiply linked object of the new view.  When one of
@@ -411,6 +461,8 @@ static void from_index(const struct view *v, struct stack_set *set)
 	}
 	close(set->objs[0].fd);
 	set->objs[0].fd = fd;
+	/* the copy is the upper's: a metadata-only one has its data below */
+	set->objs[0].layer = 0;
 }
 
 /* stack_lookup() of the new view, index included. */
@@ -568,12 +620,12 @@ static int diff_dir(struct ctx *c, const struct stack_set *n,
 			else if (!(err = add(c->out, 'C', c->path)))
 				err = diff_dir(c, &cn, &co, &inner);
 			if (!err && !inner && at < c->out->n &&
-			    same_object(&cn, &co)) {
+			    same_object(c, n, o, names[i], &cn, &co)) {
 				free(c->out->v[at].path); /* nothing changed */
 				c->out->n = at;
 			}
 			*changed |= c->out->n > at;
-		} else if (cn.n && !same_object(&cn, &co)) {
+		} else if (cn.n && !same_object(c, n, o, names[i], &cn, &co)) {
 			err = add(c->out, 'C', c->path);
 			if (!err && S_ISDIR(cn.st.st_mode))
 				err = diff_dir(c, &cn, NULL, &inner);
@@ -680,8 +732,12 @@ static int copy_xattrs(int src, int dstdir, const char *name)
 	return err;
 }
 
-/* Write object SET (the new view's at PATH) as NAME in DIRFD. */
-static int write_object(const struct stack_set *set, int dirfd,
+/*
+ * Write object SET, PATH of view V, as NAME in DIRFD: a file whole, with
+ * the data of a metadata-only copy.
+ */
+static int write_object(const struct view *v, const char *path,
+			const struct stack_set *set, int dirfd,
 			const char *name)
 {
 	const struct stat *st = &set->st;
@@ -694,9 +750,9 @@ static int write_object(const struct stack_set *set, int dirfd,
 			return -errno;
 		break;
 	case S_IFREG:
-		in = proc_open(src);
+		in = metacopy_open(v->roots, v->n, path, &set->objs[0]);
 		if (in < 0)
-			return -errno;
+			return in;
 		out = openat(dirfd, name,
 			     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (out < 0) {
@@ -705,6 +761,9 @@ static int write_object(const struct stack_set *set, int dirfd,
 			return err;
 		}
 		err = copy_data(in, out, st->st_size);
+		/* a clone takes the data file's size: the copy's counts */
+		if (!err && ftruncate(out, st->st_size) < 0)
+			err = -errno;
 		close(in);
 		close(out);
 		break;
@@ -731,12 +790,12 @@ static int write_object(const struct stack_set *set, int dirfd,
 }
 
 int changes_write_layer(const struct view *new, const struct changes *c,
-			int rootfd, const char *verb)
+			int rootfd, const char *verb, char **why)
 {
 	struct link *links = NULL, *l, *tmp;
 	struct oci_progress progress;
 	struct stack_set set;
-	const char *name, *opaque = NULL;
+	const char *name, *opaque = NULL, *failed = NULL;
 	size_t i;
 	int err = 0, dirfd;
 
@@ -746,6 +805,7 @@ int changes_write_layer(const struct view *new, const struct changes *c,
 	for (i = 0; i < c->n && !err; i++) {
 		const struct change *ch = &c->v[i];
 
+		failed = ch->path;
 		dirfd = parent_of(rootfd, ch->path, &name);
 		if (dirfd < 0) {
 			err = -errno;
@@ -785,7 +845,7 @@ int changes_write_layer(const struct view *new, const struct changes *c,
 			l->key = key.key;
 			HASH_ADD(hh, links, key, sizeof(l->key), l);
 		}
-		err = write_object(&set, dirfd, name);
+		err = write_object(new, ch->path, &set, dirfd, name);
 		if (!err && ch->opaque) {
 			int fd = openat(dirfd, name, O_PATH | O_CLOEXEC);
 
@@ -810,6 +870,7 @@ next:
 			continue;
 		if (lookup(new, ch->path, &set) <= 0)
 			continue;
+		failed = ch->path;
 		if (S_ISDIR(set.st.st_mode)) {
 			dirfd = parent_of(rootfd, ch->path, &name);
 			if (dirfd >= 0) {
@@ -825,6 +886,10 @@ next:
 		free(l);
 	}
 	oci_progress_end(&progress);
+	if (err && why &&
+	    asprintf(why, "%s: %s", failed ? failed : ".",
+		     err == -ENODATA ? METACOPY_NO_DATA : strerror(-err)) < 0)
+		*why = NULL;
 	return err;
 }
 

@@ -35,7 +35,8 @@ struct changes {
 /*
  * The changes from OLD to NEW, sorted by path: a directory that holds a
  * change is itself 'C' (or 'A'); an object whose content and metadata
- * are equal in both (a copy-up that changed nothing) is no change.
+ * are equal in both (a copy-up that changed nothing) is no change.  The
+ * content of a metadata-only copy is its data file's, below it.
  * 0 or -errno.
  */
 int changes_compute(const struct view *new, const struct view *old,
@@ -45,13 +46,17 @@ void changes_free(struct changes *c);
 /*
  * Write the changes C of NEW into the empty layer directory ROOTFD, in
  * the on-disk format of layerfs.5: added and changed objects with their
- * metadata and xattrs, char 0/0 whiteouts for deletions.  Names already
- * staged as hard links of one file stay links.  Shows progress on a
- * terminal, as VERB ("committing").  0 or -errno; on error the caller
- * drops the directory.
+ * metadata and xattrs, char 0/0 whiteouts for deletions.  A file is
+ * written whole: a metadata-only copy (overlay.metacopy) gets the data
+ * of its data file below (lib/metacopy.h), and no overlay xattr is ever
+ * copied.  Names already staged as hard links of one file stay links.
+ * Shows progress on a terminal, as VERB ("committing").  0 or -errno,
+ * -ENODATA for a metadata-only copy whose data is in no layer below; on
+ * error *WHY (if WHY) is "PATH: REASON", malloc'ed, and the caller drops
+ * the directory.
  */
 int changes_write_layer(const struct view *new, const struct changes *c,
-			int rootfd, const char *verb);
+			int rootfd, const char *verb, char **why);
 
 /* Bytes of regular files in the change set (for messages). */
 unsigned long long changes_bytes(const struct view *new,

@@ -81,17 +81,18 @@ void view_publish(struct store *s, const struct view *new,
 		  const struct changes *ch, struct layer_meta *m,
 		  const char *tag, const char *what, const char *verb)
 {
-	char *dir;
+	char *dir, *why = NULL;
 	int rootfd, err;
 
 	err = store_stage(s, &dir, &rootfd);
 	if (err)
 		die("%s/tmp: %s", s->path, strerror(-err));
-	err = changes_write_layer(new, ch, rootfd, verb);
+	err = changes_write_layer(new, ch, rootfd, verb, &why);
 	close(rootfd);
 	if (err) {
 		store_unstage(s, dir);
-		die("%s: writing the layer: %s", what, strerror(-err));
+		die("%s: writing the layer: %s", what,
+		    why ? why : strerror(-err));
 	}
 	err = store_publish(s, dir, m);
 	if (err) {
