@@ -90,6 +90,7 @@ struct export {
 	int64_t epoch;
 	struct store s;
 	char (*ids)[STORE_ID_LEN + 1]; /* top first */
+	int *roots; /* their O_PATH fds, for the data of metadata-only copies */
 	int n;
 	char *tmp, *tmptar;
 	int tmpfd;
@@ -161,7 +162,7 @@ static int parse_args(struct export *x, int argc, char **argv)
 static int find_image(struct export *x)
 {
 	char id[STORE_ID_LEN + 1], tid[STORE_ID_LEN + 1];
-	int err;
+	int err, i;
 
 	err = store_open(&x->s, x->store_path, false, false);
 	if (err) {
@@ -184,8 +185,22 @@ static int find_image(struct export *x)
 	else
 		x->tag = "latest";
 	err = store_chain(&x->s, id, &x->ids, &x->n);
-	if (err)
+	if (err) {
 		oci_error("%s: reading its layers: %s", x->ref, strerror(-err));
+		return err;
+	}
+	x->roots = malloc(x->n * sizeof(*x->roots));
+	if (!x->roots)
+		return -ENOMEM;
+	for (i = 0; i < x->n; i++)
+		x->roots[i] = -1;
+	for (i = 0; i < x->n && !err; i++) {
+		x->roots[i] = store_layer_open(&x->s, x->ids[i]);
+		if (x->roots[i] < 0) {
+			err = x->roots[i];
+			oci_error("layer %.12s: %s", x->ids[i], strerror(-err));
+		}
+	}
 	return err;
 }
 
@@ -378,11 +393,13 @@ static int export_layer(struct export *x, int i, json_t *layers,
 				    .clamp = x->clamp,
 				    .epoch = x->epoch,
 				    .layout = x->tmp,
-				    .progress = &x->progress };
+				    .progress = &x->progress,
+				    .roots = x->roots + i,
+				    .nroots = x->n - i };
 	char diffid[OCI_DIGEST_LEN + 1], name[STORE_ID_LEN + 8];
 	struct oci_desc blob = { 0 };
 	struct layer_meta m;
-	int rootfd, err;
+	int err;
 
 	snprintf(name, sizeof(name), "layer %.12s", x->ids[i]);
 	o.name = name;
@@ -391,14 +408,7 @@ static int export_layer(struct export *x, int i, json_t *layers,
 		oci_error("%s: meta.json: %s", name, strerror(-err));
 		return err;
 	}
-	rootfd = store_layer_open(&x->s, x->ids[i]);
-	err = rootfd < 0 ? rootfd : 0;
-	if (err)
-		oci_error("%s: %s", name, strerror(-err));
-	else
-		err = layer_tar_write(rootfd, x->tmpfd, &o, &blob, diffid);
-	if (rootfd >= 0)
-		close(rootfd);
+	err = layer_tar_write(x->roots[i], x->tmpfd, &o, &blob, diffid);
 	if (!err && (json_array_append_new(layers, oci_desc_json(&blob)) ||
 		     json_array_append_new(diff_ids, json_string(diffid)) ||
 		     json_array_append_new(history, history_entry(x, &m))))
@@ -548,6 +558,10 @@ int cmd_export(int argc, char **argv)
 	free(x.tmp);
 	free(x.tmptar);
 	free(x.out);
+	for (int i = 0; x.roots && i < x.n; i++)
+		if (x.roots[i] >= 0)
+			close(x.roots[i]);
+	free(x.roots);
 	free(x.ids);
 	if (x.s.path)
 		store_close(&x.s);

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "copy.h"
+#include "metacopy.h"
 #include "oci.h"
 #include "table.h"
 #include "walk.h"
@@ -45,6 +46,7 @@ struct link {
 
 struct ltar {
 	const struct layer_tar_opts *o;
+	int rootfd;
 	struct archive *tar, *z; /* z: the compressor, NULL for "none" */
 	struct archive_entry *e;
 	struct oci_hash diffid;
@@ -240,20 +242,35 @@ static int add_xattrs(struct ltar *t, int fd, const char *path)
 	return err;
 }
 
-static int copy_file_data(struct ltar *t, int dirfd, const char *name,
-			  const char *path, off_t size)
+/*
+ * An fd open for reading of the data of the regular file FD at PATH: a
+ * metadata-only copy's is in the layers below.
+ */
+static int open_data(struct ltar *t, int fd, const char *path)
+{
+	struct stack_obj file = { .layer = 0, .fd = fd };
+	int data;
+
+	data = metacopy_open(t->o->nroots ? t->o->roots : &t->rootfd,
+			     t->o->nroots ? t->o->nroots : 1, path, &file);
+	if (data < 0)
+		oci_error("%s: %s: %s", t->o->name, path,
+			  data == -ENODATA ? METACOPY_NO_DATA :
+					     strerror(-data));
+	return data;
+}
+
+static int copy_file_data(struct ltar *t, int srcfd, const char *path,
+			  off_t size)
 {
 	char buf[1 << 16];
 	off_t done = 0;
 	ssize_t n;
 	int fd, err = 0;
 
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		oci_error("%s: %s: %s", t->o->name, path, strerror(-err));
-		return err;
-	}
+	fd = open_data(t, srcfd, path);
+	if (fd < 0)
+		return fd;
 	while (done < size) {
 		n = read(fd, buf, size - done < (off_t)sizeof(buf) ?
 					  (size_t)(size - done) :
@@ -419,8 +436,7 @@ static int put_other(struct ltar *t, const struct walk_entry *e, int fd)
 		archive_entry_set_size(t->e, st->st_size);
 	err = write_header(t, e->path);
 	if (!err && S_ISREG(st->st_mode))
-		err = copy_file_data(t, e->dirfd, e->name, e->path,
-				     st->st_size);
+		err = copy_file_data(t, fd, e->path, st->st_size);
 	return err;
 }
 
@@ -488,7 +504,7 @@ static const char *media_type(enum oci_compress c)
 int layer_tar_write(int rootfd, int layoutfd, const struct layer_tar_opts *o,
 		    struct oci_desc *blob, char diffid[OCI_DIGEST_LEN + 1])
 {
-	struct ltar t = { .o = o };
+	struct ltar t = { .o = o, .rootfd = rootfd };
 	unsigned said = oci_error_count();
 	int err, flags;
 

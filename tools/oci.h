@@ -194,13 +194,22 @@ struct layer_tar_opts {
 	const char *name; /* the layer, for messages */
 	const char *layout; /* the layout's path, for messages */
 	struct oci_progress *progress;
+	/*
+	 * The layer and those below it, top first (roots[0] is the layer):
+	 * where the data of a metadata-only copy in it is.  NROOTS 0: the
+	 * layer alone.
+	 */
+	const int *roots;
+	int nroots;
 };
 
 /*
  * Write the layer tree ROOTFD as an OCI layer blob into LAYOUTFD: *BLOB
  * gets its media type, digest and size, DIFFID the sha256 of the
  * uncompressed tar.  A directory with an overlay redirect cannot be
- * expressed in OCI and fails with -EINVAL.
+ * expressed in OCI and fails with -EINVAL.  A metadata-only copy
+ * (overlay.metacopy) goes in whole, with the data of its data file in
+ * O->roots; -ENODATA when there is none.
  */
 int layer_tar_write(int rootfd, int layoutfd, const struct layer_tar_opts *o,
 		    struct oci_desc *blob, char diffid[OCI_DIGEST_LEN + 1]);
