@@ -14,6 +14,7 @@
 
 #include "builtin.h"
 #include "log.h"
+#include "metacopy.h"
 #include "mounts.h"
 #include "stack.h"
 #include "view.h"
@@ -61,8 +62,9 @@ static const char *holds(int root, const char *path)
 					"directory (renamed: redirect)" :
 					"directory") :
 		       S_ISLNK(st.st_mode) ? "symlink" :
-		       S_ISREG(st.st_mode) ? "file" :
-					     "special file";
+		       !S_ISREG(st.st_mode) ? "special file" :
+		       wh_is_metacopy(dir) ? "file (metadata only)" :
+					     "file";
 	}
 	if (dir >= 0)
 		close(dir);
@@ -194,12 +196,29 @@ int cmd_which(int argc, char **argv)
 
 		printf("  %s %-12s  %s\n", serves ? "=>" : "  ", names[i],
 		       holds(v.roots[i], path));
-		free(names[i]);
 	}
 	if (err == 0)
 		printf("  the view shows nothing there\n");
+	if (err > 0 && S_ISREG(set.st.st_mode) &&
+	    wh_is_metacopy(set.objs[0].fd)) {
+		struct stack_obj data;
+		struct stat st;
+		int r = metacopy_lookup(v.roots, v.n, path, &set.objs[0], &data,
+					&st);
+
+		if (!r) {
+			printf("  the data comes from %s\n", names[data.layer]);
+			close(data.fd);
+		} else {
+			printf("  the data is missing: %s\n",
+			       r == -ENODATA ? "in no layer below" :
+					       strerror(-r));
+		}
+	}
 	if (err > 0)
 		stack_set_free(&set);
+	for (i = 0; i < v.n; i++)
+		free(names[i]);
 	free(names);
 	free(path);
 	view_close(&v);
