@@ -299,6 +299,31 @@ test_expect_success 'hard link counts, also for lower hard links and after a rem
 	links_consistent f/m
 '
 
+ops_index_only() {
+	echo more >>hl1 && rm hl1 && cat hl2
+	stat -c "%n %h %s" hl2
+}
+
+# Copied up through hl1, which then goes: hl2 is a lower name with no
+# upper alias left, its data only in the index entry (named by the lower
+# inode's file handle).  Each side reads the other's upper over the
+# lowers that upper was written over (a copy of them has other handles).
+test_expect_success 'an indexed hard link with only lower names left, read by the other side' '
+	test_when_finished "test_umount_all" &&
+	setup && both ops_index_only && check_all &&
+	printf "hl\nmore\nhl2 1 8\n" >expect && test_cmp expect f.out &&
+	test_must_fail test -e f/u/hl2 &&
+	treedump k/m >k.remount && treedump f/m >f.remount &&
+	pair_umount && mkdir -p x/km x/fm &&
+	kovl_mount "$LF" f/u "$(lfs_workdir f/u)" x/km $KOPTS &&
+	treedump x/km >k-reads-f && kovl_umount x/km &&
+	oracle_cmp "layerfs upper read by the kernel" f.remount k-reads-f \
+		layerfs kernel &&
+	lfs_mount -o workdir=k/w "$LK" k/u x/fm &&
+	treedump x/fm >f-reads-k && lfs_umount x/fm &&
+	oracle_cmp "kernel upper read by layerfs" k.remount f-reads-k
+'
+
 ops_unlinked() {
 	chmod 644 c
 	op unlinked u
