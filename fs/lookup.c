@@ -25,6 +25,7 @@
 
 #include "layerfs.h"
 #include "log.h"
+#include "metacopy.h"
 #include "stack.h"
 #include "xattr.h"
 
@@ -105,37 +106,36 @@ static void resolve_origin(struct lfs *lfs, struct lfs_inode *dir,
 
 /*
  * The data of the metadata-only upper file F->upper, NAME in DIR: the
- * file below it, by its own overlay.redirect if it has one (the kernel
- * sets one when it renames such a file), else by NAME.  -EIO when there
- * is no regular file there, as on the kernel.
+ * regular file below it, by the kernel's rule (lib/metacopy.h: its own
+ * redirect if it has one, and past metacopy files further down).  -EIO
+ * when there is none, as on the kernel.
  */
 static int find_metacopy_data(struct lfs *lfs, struct lfs_inode *dir,
 			      const char *name, struct lfs_found *f)
 {
-	struct lfs_found low = { .upper = -1 };
-	struct stack_walk w = { 0 };
-	int err;
+	struct stack_obj file = { 0, f->upper }, data;
+	struct stat st;
+	int err, i;
 
-	f->metacopy = true;
-	if (f->nlower) /* resolve_origin() found it by name */
-		return 0;
-	if (!wh_get_redirect(f->upper, &w.redirect)) {
-		w.absolute = w.redirect[0] == '/';
-		w.next_layer = lfs->has_upper;
-	}
-	err = find_lower(lfs, dir, name, &low, &w);
-	free(w.redirect);
-	if (!err && (!low.nlower || !S_ISREG(low.st.st_mode)))
-		err = -EIO;
+	err = metacopy_find(lfs->roots, lfs->nlayers, dir->lower, dir->nlower,
+			    name, &file, &data, &st);
 	if (err) {
-		lfs_found_free(&low);
-		fuse_log(FUSE_LOG_WARNING,
-			 "layerfs: %s: metadata-only copy without its data\n",
-			 name);
-		return err;
+		fuse_log(FUSE_LOG_WARNING, "layerfs: %s: %s\n", name,
+			 err == -ENODATA ? METACOPY_NO_DATA : strerror(-err));
+		return err == -ENODATA ? -EIO : err;
 	}
-	f->lower = low.lower;
-	f->nlower = low.nlower;
+	for (i = 0; i < f->nlower; i++) /* what resolve_origin() found */
+		close(f->lower[i].fd);
+	free(f->lower);
+	f->lower = malloc(sizeof(*f->lower));
+	if (!f->lower) {
+		close(data.fd);
+		f->nlower = 0;
+		return -ENOMEM;
+	}
+	f->lower[0] = data;
+	f->nlower = 1;
+	f->metacopy = true;
 	return 0;
 }
 
