@@ -6,6 +6,7 @@ Real mounts of store images over real directories: what a commit stores,
 what diff reports, what a remount of the new image shows, what history
 counts, and how the store commands fail.  Every test has its own store.'
 . "$(dirname "$0")/test-lib.sh"
+. "$TEST_DIR/lib-store.sh"
 test_skip_unless_root
 test_need_layerfs
 test_need_helpers
@@ -13,60 +14,12 @@ command -v perl >/dev/null && perl -MJSON::PP -e 1 2>/dev/null ||
 	skip_all "needs perl with JSON::PP"
 export LC_ALL=C
 
-# fresh NAME: a new directory $TRASH/NAME as cwd, with its own store.
-fresh() {
-	mkdir "$TRASH/$1" && cd "$TRASH/$1" &&
-		export LAYERFS_STORE=$TRASH/$1/store
-}
 
-# commit_up UPPER ARGS...: commit an upper that lfs_mount used.
-commit_up() {
-	local up=$1
-	shift
-	"$LAYERFS" commit -w "$(lfs_workdir "$up")" "$@" "$up"
-}
 
-# layers: the IDs of the store's layers, sorted, one a line.
-layers() {
-	ls -A "$LAYERFS_STORE/layers"
-}
 
-# is_id FILE: FILE is one line of 32 hex digits.
-is_id() {
-	test_line_count 1 "$1" && grep -Eqx '[0-9a-f]{32}' "$1" || {
-		echo "not an ID:" >&2
-		cat "$1" >&2
-		return 1
-	}
-}
 
-test_line_count() {
-	local n
-	n=$(wc -l <"$2")
-	[ "$n" = "$1" ] && return 0
-	echo "$2 has $n lines, wanted $1:" >&2
-	cat "$2" >&2
-	return 1
-}
 
-# one_error FILE WORD: FILE is one "layerfs: ..." line that names WORD.
-one_error() {
-	test_line_count 1 "$1" && grep -q '^layerfs: ' "$1" &&
-		grep -qF -- "$2" "$1" || {
-		echo "wanted one 'layerfs: ...' line naming $2:" >&2
-		cat "$1" >&2
-		return 1
-	}
-}
 
-# no_stage_leftovers: STORE/tmp holds nothing (prints what it holds).
-no_stage_leftovers() {
-	local left
-	left=$(ls -A "$LAYERFS_STORE/tmp" 2>/dev/null)
-	[ -z "$left" ] && return 0
-	echo "left in $LAYERFS_STORE/tmp: $left" >&2
-	return 1
-}
 
 # mkbase DIR: a small root file system with a bit of everything.
 mkbase() {
@@ -84,25 +37,7 @@ mkbase() {
 	)
 }
 
-# hist REF: "ID SIZE HIDDEN" per layer of REF, top first, then
-# "total T wasted W", from history --json.
-hist() {
-	"$LAYERFS" history --json "$1" >hist.json &&
-		perl -MJSON::PP -e '
-			local $/;
-			my $j = decode_json(<STDIN>);
-			print "$_->{id} $_->{size} $_->{hidden}\n"
-				for @{$j->{layers}};
-			print "total $j->{total} wasted $j->{wasted}\n";
-		' <hist.json
-}
 
-# view_dump REF OUT: treedump -m of a read-only mount of the image REF.
-view_dump() {
-	mkdir -p vmnt && lfs_mount_ro "$1" vmnt &&
-		{ treedump -m vmnt >"$2" || { lfs_umount vmnt; false; }; } &&
-		lfs_umount vmnt
-}
 
 test_expect_success 'commit of a plain directory makes a base layer, once' '
 	fresh base &&

@@ -14,6 +14,7 @@ cover the user.* namespace, chains of them, layers that hold them, and
 data that is missing.'
 # shellcheck source=test-lib.sh
 . "$(dirname "$0")/test-lib.sh"
+. "$TEST_DIR/lib-store.sh"
 test_skip_unless_root
 test_need_layerfs
 test_need_helpers
@@ -49,11 +50,6 @@ else
 	say "kernel overlayfs writes no metacopy files here: those tests skip"
 fi
 
-# fresh NAME: a new directory $TRASH/NAME as cwd, with its own store.
-fresh() {
-	mkdir "$TRASH/$1" && cd "$TRASH/$1" &&
-		export LAYERFS_STORE=$TRASH/$1/store
-}
 
 # root REF: the directory of the layer REF names.
 root() {
@@ -62,44 +58,9 @@ root() {
 	printf '%s\n' "$LAYERFS_STORE/layers/$id/root"
 }
 
-layers() {
-	ls -A "$LAYERFS_STORE/layers"
-}
 
-test_line_count() {
-	local n
-	n=$(wc -l <"$2")
-	[ "$n" = "$1" ] && return 0
-	echo "$2 has $n lines, wanted $1:" >&2
-	cat "$2" >&2
-	return 1
-}
 
-# one_error FILE WORD...: FILE is one "layerfs: ..." line naming each WORD.
-one_error() {
-	local f=$1 w
-	shift
-	test_line_count 1 "$f" && grep -q '^layerfs: ' "$f" || {
-		echo "wanted one 'layerfs: ...' line:" >&2
-		cat "$f" >&2
-		return 1
-	}
-	for w in "$@"; do
-		grep -qF -- "$w" "$f" || {
-			echo "the error does not name $w:" >&2
-			cat "$f" >&2
-			return 1
-		}
-	done
-}
 
-no_stage_leftovers() {
-	local left
-	left=$(ls -A "$LAYERFS_STORE/tmp" 2>/dev/null)
-	[ -z "$left" ] && return 0
-	echo "left in $LAYERFS_STORE/tmp: $left" >&2
-	return 1
-}
 
 # same_data A B: the files A and B hold the same bytes (md5).
 same_data() {
@@ -137,24 +98,7 @@ no_overlay_xattrs() {
 	return 1
 }
 
-# hist REF: "ID SIZE HIDDEN" per layer, top first, then "total T wasted W".
-hist() {
-	"$LAYERFS" history --json "$1" >hist.json &&
-		perl -MJSON::PP -e '
-			local $/;
-			my $j = decode_json(<STDIN>);
-			print "$_->{id} $_->{size} $_->{hidden}\n"
-				for @{$j->{layers}};
-			print "total $j->{total} wasted $j->{wasted}\n";
-		' <hist.json
-}
 
-# view_dump REF OUT: treedump -m of a read-only layerfs mount of REF.
-view_dump() {
-	mkdir -p vmnt && lfs_mount_ro "$1" vmnt &&
-		{ treedump -m vmnt >"$2" || { lfs_umount vmnt; false; }; } &&
-		lfs_umount vmnt
-}
 
 # top_blob LAYOUT: the path of the top layer blob of LAYOUT's only image.
 top_blob() {
