@@ -117,13 +117,14 @@ static mode_t dtype_to_mode(unsigned char t)
  * their identity); DEV is the layer's device.
  */
 static int list_layer(struct lfs *lfs, struct lfs_inode *ino, int fd,
-		      bool upper, dev_t dev, struct lfs_dir *d,
+		      bool upper, dev_t dev, int *hints, struct lfs_dir *d,
 		      struct seen **seen)
 {
 	struct seen *hidden = NULL, *s, *tmp;
 	struct dirent *de;
 	struct stat st;
 	int dfd, dflags, err = 0;
+	bool markers = false;
 	DIR *dp;
 
 	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -145,6 +146,7 @@ static int list_layer(struct lfs *lfs, struct lfs_inode *ino, int fd,
 		if (!strcmp(name, ".") || !strcmp(name, ".."))
 			continue;
 		if (wh_is_marker_name(name)) {
+			markers = true;
 			if (strcmp(name, WH_OPQ_NAME) && name[WH_PREFIX_LEN])
 				err = seen_add(&hidden, name + WH_PREFIX_LEN);
 			continue;
@@ -184,6 +186,13 @@ static int list_layer(struct lfs *lfs, struct lfs_inode *ino, int fd,
 	if (!err && errno)
 		err = -errno;
 	closedir(dp);
+	/* read whole: lookups in this lower directory may skip probes */
+	if (!err && hints)
+		__atomic_store_n(hints,
+				 STACK_HINT_KNOWN |
+					 (markers ? 0 : STACK_HINT_NO_WH) |
+					 dflags << STACK_HINT_DFLAGS_SHIFT,
+				 __ATOMIC_RELAXED);
 	/* .wh.NAME hides NAME in the layers below this one */
 	HASH_ITER(hh, hidden, s, tmp) {
 		if (!err && !seen_has(*seen, s->name))
@@ -212,11 +221,11 @@ static int dir_load(struct lfs *lfs, struct lfs_inode *ino, struct lfs_dir *d)
 		return err;
 	if (!err && upper >= 0)
 		err = list_layer(lfs, ino, upper, true,
-				 lfs->layers[0].dev, d, &seen);
+				 lfs->layers[0].dev, NULL, d, &seen);
 	for (i = 0; !err && i < ino->nlower; i++)
 		err = list_layer(lfs, ino, ino->lower[i].fd, false,
-				 lfs->layers[ino->lower[i].layer].dev, d,
-				 &seen);
+				 lfs->layers[ino->lower[i].layer].dev,
+				 &ino->lower[i].hints, d, &seen);
 	seen_free(&seen);
 	if (err)
 		dir_clear(d);

@@ -32,18 +32,24 @@ static int push_obj(struct stack_set *set, int layer, int fd)
 	set->objs = o;
 	o[set->n].layer = layer;
 	o[set->n].fd = fd;
+	o[set->n].hints = 0;
 	set->n++;
 	return 0;
 }
 
-int stack_find_one(int dirfd, const char *name, int *fd, struct stat *st)
+/* stack_find_one() in a directory with the STACK_HINT_* HINTS. */
+static int find_one(int dirfd, int hints, const char *name, int *fd,
+		    struct stat *st)
 {
+	bool known = hints & STACK_HINT_KNOWN;
 	int dflags;
 
 	*fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (*fd < 0) {
 		if (errno != ENOENT)
 			return errno == ENOTDIR ? 0 : -errno;
+		if (known && (hints & STACK_HINT_NO_WH))
+			return 0;
 		return wh_has_wh_file(dirfd, name) ? -ENOENT : 0;
 	}
 	if (fstatat(*fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
@@ -54,7 +60,8 @@ int stack_find_one(int dirfd, const char *name, int *fd, struct stat *st)
 	}
 	dflags = 0;
 	if (S_ISREG(st->st_mode) && st->st_size == 0) {
-		dflags = wh_dir_flags(dirfd);
+		dflags = known ? hints >> STACK_HINT_DFLAGS_SHIFT :
+				 wh_dir_flags(dirfd);
 		if (dflags < 0)
 			dflags = 0;
 	}
@@ -63,6 +70,11 @@ int stack_find_one(int dirfd, const char *name, int *fd, struct stat *st)
 		return -ENOENT;
 	}
 	return 1;
+}
+
+int stack_find_one(int dirfd, const char *name, int *fd, struct stat *st)
+{
+	return find_one(dirfd, 0, name, fd, st);
 }
 
 /*
@@ -159,8 +171,9 @@ int stack_find(const int *roots, int nroots, const struct stack_obj *dirs,
 	int i, fd, r;
 
 	for (i = 0; i < n && !w->absolute; i++) {
-		r = stack_find_one(dirs[i].fd, w->redirect ? w->redirect : name,
-				   &fd, &st);
+		r = find_one(dirs[i].fd,
+			     __atomic_load_n(&dirs[i].hints, __ATOMIC_RELAXED),
+			     w->redirect ? w->redirect : name, &fd, &st);
 		if (r == -ENOENT) {
 			w->whiteout = true;
 			return 0;

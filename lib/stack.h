@@ -21,7 +21,19 @@
 struct stack_obj {
 	int layer; /* index: 0 is the topmost layer of the stack */
 	int fd;	   /* O_PATH */
+	int hints; /* a lower directory: STACK_HINT_*, 0 when unknown */
 };
+
+/*
+ * What is known of a lower directory, which never changes: whoever read
+ * it whole (the daemon's readdir) may say so, and lookups in it then
+ * skip probes.  Read and written with atomic loads and stores.
+ */
+enum {
+	STACK_HINT_KNOWN = 1 << 0, /* the bits below are valid */
+	STACK_HINT_NO_WH = 1 << 1, /* it holds no ".wh." name */
+};
+#define STACK_HINT_DFLAGS_SHIFT 8 /* and up: its wh_dir_flags() */
 
 /* What a search found: the objects, top down, and the topmost's stat. */
 struct stack_set {
