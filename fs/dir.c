@@ -440,14 +440,44 @@ out:
 }
 
 /*
+ * Make the whiteout NAME in DIRFD.  As the kernel does, it is a hard
+ * link to one whiteout kept in the work dir, which costs no new inode
+ * (a fresh one when that one has too many links); a char device of its
+ * own where links cannot be made.
+ */
+static int make_whiteout(struct lfs *lfs, int dirfd, const char *name)
+{
+	static const char shared[] = "#lfs.whiteout";
+	char tmp[32];
+	int tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		if (linkat(lfs->work_fd, shared, dirfd, name, 0) == 0)
+			return 0;
+		if (errno != ENOENT && errno != EMLINK)
+			break;
+		lfs_tmpname(lfs, tmp);
+		if (wh_make(lfs->work_fd, tmp) < 0)
+			break;
+		if (renameat(lfs->work_fd, tmp, lfs->work_fd, shared) < 0) {
+			unlinkat(lfs->work_fd, tmp, 0);
+			break;
+		}
+	}
+	return wh_make(dirfd, name);
+}
+
+/*
  * Remove the upper entry NAME of DIR (if any) and leave a whiteout when
- * a lower layer has NAME.  With RENAME_WHITEOUT both happen in one step:
- * the entry moves to the work dir and a whiteout takes its place.
+ * a lower layer has NAME (BELOW: the caller's lookup found it there
+ * already).  With RENAME_WHITEOUT both happen in one step: the entry
+ * moves to the work dir and a whiteout takes its place.
  */
 static int remove_entry(struct lfs *lfs, struct lfs_inode *dir,
-			const char *name, bool isdir)
+			const char *name, bool isdir, bool below)
 {
-	bool positive = lfs_lower_state(lfs, dir, name) == LOWER_POSITIVE;
+	bool positive = below ||
+			lfs_lower_state(lfs, dir, name) == LOWER_POSITIVE;
 	int udir = lfs_upper_fd(dir), flag = isdir ? AT_REMOVEDIR : 0;
 	struct stat st;
 	char tmp[32];
@@ -457,7 +487,7 @@ static int remove_entry(struct lfs *lfs, struct lfs_inode *dir,
 	if (fstatat(udir, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT)
 			return -errno;
-		return positive ? wh_make(udir, name) : 0;
+		return positive ? make_whiteout(lfs, udir, name) : 0;
 	}
 	if (!positive)
 		return unlinkat(udir, name, flag) < 0 ? -errno : 0;
@@ -478,7 +508,7 @@ static int remove_entry(struct lfs *lfs, struct lfs_inode *dir,
 		return -errno;
 	if (unlinkat(udir, name, flag) < 0)
 		return -errno;
-	return wh_make(udir, name);
+	return make_whiteout(lfs, udir, name);
 }
 
 static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -487,11 +517,18 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct lfs *lfs = lfs_of(req);
 	struct lfs_inode *dir = lfs_inode(lfs, parent), *ino;
 	struct fuse_entry_param e;
+	struct lfs_found f;
 	unsigned int nlink;
 	struct stat st;
+	bool below = false;
 	int err;
 
-	err = lfs_lookup_inode(lfs, dir, name, &e);
+	err = lfs_find(lfs, dir, name, &f);
+	if (!err) {
+		/* found under NAME below: the removal needs a whiteout */
+		below = f.nlower && !f.redirected && !f.metacopy;
+		err = lfs_entry(lfs, dir, name, &f, &e);
+	}
 	if (err)
 		goto out;
 	ino = lfs_inode(lfs, e.ino);
@@ -516,7 +553,7 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (isdir)
 		err = lfs_clear_whiteouts(lfs, ino);
 	if (!err)
-		err = remove_entry(lfs, dir, name, isdir);
+		err = remove_entry(lfs, dir, name, isdir, below);
 	lfs_dir_changed(dir);
 	if (!err) {
 		int upper = lfs_upper_fd(ino);
@@ -677,7 +714,7 @@ static int rename_locked(struct lfs *lfs, struct rename_ctx *c)
 			return -errno;
 		if (renameat2(udir, c->name, unew, c->newname, 0) < 0)
 			return -errno;
-		err = wh_make(udir, c->name);
+		err = make_whiteout(lfs, udir, c->name);
 		if (err)
 			return err;
 	}
