@@ -244,24 +244,11 @@ void lfs_real_put(struct lfs_inode *ino, int fd)
 		close(fd);
 }
 
-/*
- * Attributes of INO as the mount shows them, read through FD (an open
- * handle's fd) or else through the topmost real object.
- */
-int lfs_inode_stat(struct lfs *lfs, struct lfs_inode *ino, int fd,
-		   struct stat *st)
+/* ST, the real object's stat, as the mount shows INO. */
+static void inode_show(struct lfs *lfs, struct lfs_inode *ino, struct stat *st)
 {
-	int upper = lfs_upper_fd(ino), own = -1, r;
+	int upper = lfs_upper_fd(ino);
 
-	if (fd < 0) {
-		fd = own = lfs_real_get(lfs, ino);
-		if (fd < 0)
-			return fd;
-	}
-	r = fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
-	lfs_real_put(ino, own);
-	if (r < 0)
-		return -errno;
 	st->st_ino = ino->st_ino;
 	st->st_uid = lfs_idmap_show(&lfs->cfg->uids, st->st_uid);
 	st->st_gid = lfs_idmap_show(&lfs->cfg->gids, st->st_gid);
@@ -285,6 +272,27 @@ int lfs_inode_stat(struct lfs *lfs, struct lfs_inode *ino, int fd,
 	} else if (ino->deleted && upper < 0) {
 		st->st_nlink = 0;
 	}
+}
+
+/*
+ * Attributes of INO as the mount shows them, read through FD (an open
+ * handle's fd) or else through the topmost real object.
+ */
+int lfs_inode_stat(struct lfs *lfs, struct lfs_inode *ino, int fd,
+		   struct stat *st)
+{
+	int own = -1, r;
+
+	if (fd < 0) {
+		fd = own = lfs_real_get(lfs, ino);
+		if (fd < 0)
+			return fd;
+	}
+	r = fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+	lfs_real_put(ino, own);
+	if (r < 0)
+		return -errno;
+	inode_show(lfs, ino, st);
 	return 0;
 }
 
@@ -305,14 +313,21 @@ void lfs_fill_entry(struct lfs *lfs, struct lfs_inode *ino,
 int lfs_entry(struct lfs *lfs, struct lfs_inode *dir, const char *name,
 	      struct lfs_found *f, struct fuse_entry_param *e)
 {
+	bool lower_only = f->upper < 0;
+	struct stat st = f->st;
 	struct lfs_inode *ino;
-	struct stat st;
 	int err;
 
 	ino = lfs_inode_get(lfs, dir, name, f);
 	if (!ino)
 		return -ENOMEM;
-	err = lfs_inode_stat(lfs, ino, -1, &st);
+	/* what the lookup found is what a stat would read again */
+	if (lower_only && lfs_upper_fd(ino) < 0) {
+		inode_show(lfs, ino, &st);
+		err = 0;
+	} else {
+		err = lfs_inode_stat(lfs, ino, -1, &st);
+	}
 	if (err) {
 		lfs_inode_forget(lfs, ino, 1);
 		return err;
