@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -46,6 +47,7 @@ static void inode_free(struct lfs *lfs, struct lfs_inode *ino)
 {
 	int i;
 
+	__atomic_add_fetch(&lfs->freed, 1, __ATOMIC_RELAXED);
 	lfs_data_drop(lfs, ino);
 	if (ino->upper >= 0)
 		close(ino->upper);
@@ -466,12 +468,26 @@ out:
 		fuse_reply_attr(req, &st, lfs->timeout);
 }
 
+/*
+ * After the kernel forgot many inodes (drop_caches, memory pressure),
+ * give the freed memory back: malloc keeps it otherwise, and the
+ * daemon's RSS would stay at its peak.
+ */
+static void maybe_trim(struct lfs *lfs)
+{
+	if (__atomic_load_n(&lfs->freed, __ATOMIC_RELAXED) < 16384)
+		return;
+	__atomic_store_n(&lfs->freed, 0, __ATOMIC_RELAXED);
+	malloc_trim(0);
+}
+
 void lfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
 	struct lfs *lfs = lfs_of(req);
 
 	lfs_inode_forget(lfs, lfs_inode(lfs, ino), nlookup);
 	fuse_reply_none(req);
+	maybe_trim(lfs);
 }
 
 void lfs_forget_multi(fuse_req_t req, size_t count,
@@ -484,6 +500,7 @@ void lfs_forget_multi(fuse_req_t req, size_t count,
 		lfs_inode_forget(lfs, lfs_inode(lfs, forgets[i].ino),
 				 forgets[i].nlookup);
 	fuse_reply_none(req);
+	maybe_trim(lfs);
 }
 
 void lfs_statfs(fuse_req_t req, fuse_ino_t ino)

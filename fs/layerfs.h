@@ -169,6 +169,7 @@ struct lfs {
 	int nfs;
 	double timeout;
 	uint64_t tmp_seq;
+	unsigned long freed; /* inodes freed since the last malloc_trim */
 
 	pthread_rwlock_t tree_lock;
 	pthread_mutex_t table_lock;
