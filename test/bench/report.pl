@@ -13,7 +13,7 @@ my @TARGETS = qw(plain kernel fuse-overlayfs unionfs-fuse layerfs);
 my @ORDER = qw(mount find_cold find_warm stat_cold stat_warm ls_cold ls_warm
 	lsl_cold lsl_warm seqread_cold seqread_warm seqwrite seqwrite_fsync
 	randread_cold randread_warm append_big chmod_big chown_big utimes_big copyup_small
-	untar create_files tar_cold tar_warm grep_cold grep_warm unlink_lower rmrf par_1 par_N
+	untar create_files tar_cold tar_warm grep_cold grep_warm grep_warm2 unlink_lower rmrf par_1 par_N
 	mem_walk mem_rss_start mem_rss_walked mem_rss_dropped);
 my %rank;
 @rank{@ORDER} = 0 .. $#ORDER;
