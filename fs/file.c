@@ -77,10 +77,16 @@ void lfs_data_drop(struct lfs *lfs, struct lfs_inode *ino)
 {
 	while (__atomic_load_n(&ino->dio, __ATOMIC_ACQUIRE))
 		sched_yield();
+	/*
+	 * Only an eviction pass can take it off the list meanwhile (none can
+	 * put it on), so look again under the lock.
+	 */
 	if (ino->dlink.next) {
 		pthread_mutex_lock(&lfs->data_lock);
-		dlink_del(&ino->dlink);
-		lfs->ndata--;
+		if (ino->dlink.next) {
+			dlink_del(&ino->dlink);
+			lfs->ndata--;
+		}
 		pthread_mutex_unlock(&lfs->data_lock);
 	}
 	if (ino->dfd >= 0)
