@@ -126,13 +126,16 @@ test_expect_success 'the first write copies the data up, and a reader sees it' '
 	both "printf XYZ | dd of=d/big bs=1 seek=50 conv=notrunc status=none &&
 		truncate -s 1000 d/big2 && truncate -s 0 d/big3 && echo ok" &&
 	is_whole f/u/d/big && ! is_meta f/u/d/big2 && ! is_meta f/u/d/big3 &&
-	view k/m $PATHS >k.view && view f/m $PATHS >f.view &&
+	# written a moment apart: no mtimes
+	view k/m $PATHS | sed "s/ [0-9]*\$//" >k.view &&
+	view f/m $PATHS | sed "s/ [0-9]*\$//" >f.view &&
 	oracle_cmp "views" k.view f.view &&
 	test "$(head -c 53 f/m/d/big | tail -c 3)" = XYZ &&
 	head -c 1000 L/d/big >expect && cmp expect f/m/d/big2 &&
 	cat <&8 >rest && tail -c +101 f/m/d/big | cmp - rest &&
 	exec 8<&- && lfs_umount f/m && lfs_mount -o metacopy=on f/l f/u f/m &&
-	view f/m $PATHS >f.view2 && oracle_cmp "views after a remount" f.view f.view2
+	view f/m $PATHS | sed "s/ [0-9]*\$//" >f.view2 &&
+	oracle_cmp "views after a remount" f.view f.view2
 '
 
 test_expect_success 'rename and link of a metacopy file give it its data first' '
