@@ -399,4 +399,37 @@ test_expect_success 'mount -o ro with an upper layer gives EROFS too' '
 	find f/u -mindepth 1 >found && test_must_fail test -s found
 '
 
+# The daemon keeps one data descriptor per file read, at most a quarter
+# of its RLIMIT_NOFILE: reading more files than that, from two readers
+# at once while a writer appends, closes the oldest idle ones.
+append_more() { # DIR: appends a line to 50 files of DIR/a
+	local i
+	for i in $(seq 1 50); do echo more >>"$1/a/1$i" || return 1; done
+}
+
+test_expect_success 'reading more files than the daemon keeps descriptors for' '
+	fresh && mkdir -p L/0 f/u f/m &&
+	test_when_finished "test_umount_all" &&
+	for d in a b c; do
+		mkdir L/0/$d && (cd L/0/$d && seq 1 2200 | xargs touch) &&
+		for f in L/0/$d/*; do echo "$f" >"$f" || return 1; done
+	done &&
+	cp -a L/0 expect.d && append_more expect.d &&
+	lfs_mount L/0 f/u f/m &&
+	pid=$(lfs_daemon_pids f/m | cut -d" " -f1) &&
+	soft=$(awk "/Max open files/ { print \$4 }" /proc/$pid/limits) &&
+	(cd L/0 && find . -type f | sort) >list || return 1
+	append_more f/m &
+	writer=$!
+	(cd f/m && xargs -P2 -n500 cat <../../list >/dev/null) &&
+	(cd f/m && xargs -P2 -n500 cat <../../list >/dev/null) &&
+	wait $writer &&
+	n=$(ls /proc/$pid/fd | wc -l) &&
+	echo "daemon fds: $n, RLIMIT_NOFILE $soft" &&
+	test "$n" -le $((soft / 4 + 200)) &&
+	(cd expect.d && xargs cat <../list) >expect &&
+	(cd f/m && xargs cat <../../list) >actual &&
+	test_cmp expect actual
+'
+
 test_done
