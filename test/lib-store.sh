@@ -28,15 +28,6 @@ is_id() {
 	}
 }
 
-test_line_count() {
-	local n
-	n=$(wc -l <"$2")
-	[ "$n" = "$1" ] && return 0
-	echo "$2 has $n lines, wanted $1:" >&2
-	cat "$2" >&2
-	return 1
-}
-
 # no_stage_leftovers: STORE/tmp holds nothing (prints what it holds).
 no_stage_leftovers() {
 	local left

@@ -183,7 +183,7 @@ test_expect_success 'a metacopy file whose data is gone fails with EIO, as on th
 test_expect_success 'metacopy= takes on or off' '
 	mkdir -p bad/l bad/u bad/m &&
 	test_must_fail "$LAYERFS" mount -o metacopy=yes bad/l bad/u bad/m 2>err &&
-	test "$(wc -l <err)" = 1 && grep "metacopy=yes" err &&
+	test_line_count 1 err && grep "metacopy=yes" err &&
 	! grep -q " $TRASH/bad/m " /proc/self/mountinfo
 '
 

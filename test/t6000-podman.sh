@@ -244,15 +244,6 @@ in_ns() {
 
 # --- helpers ------------------------------------------------------------
 
-test_line_count() {
-	local n
-	n=$(wc -l <"$2")
-	[ "$n" = "$1" ] && return 0
-	echo "$2 has $n lines, wanted $1:" >&2
-	cat "$2" >&2
-	return 1
-}
-
 # mnt_type PATH: the fstype of the topmost mount on PATH (empty if none),
 # as /proc/mounts shows it where the store's mounts live.
 mnt_type() {

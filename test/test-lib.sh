@@ -292,6 +292,16 @@ test_need_kovl() {
 
 # --- assertions ---------------------------------------------------------
 
+# test_line_count N FILE: FILE has N lines (it is shown when not).
+test_line_count() {
+	local n
+	n=$(wc -l <"$2")
+	[ "$n" = "$1" ] && return 0
+	echo "$2 has $n lines, wanted $1:" >&2
+	cat "$2" >&2
+	return 1
+}
+
 # test_must_fail CMD...: CMD must exit non-zero, but not die of a signal and
 # not be "not found".
 test_must_fail() {
