@@ -25,6 +25,7 @@
 #include "copy.h"
 #include "layerfs.h"
 #include "log.h"
+#include "procfd.h"
 #include "xattr.h"
 
 int lfs_tmpname(struct lfs *lfs, char buf[32])
@@ -33,14 +34,6 @@ int lfs_tmpname(struct lfs *lfs, char buf[32])
 
 	snprintf(buf, 32, "#lfs.%d.%lu", (int)getpid(), n);
 	return 0;
-}
-
-static int proc_open(int fd, int flags)
-{
-	char p[32];
-
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	return open(p, flags | O_CLOEXEC);
 }
 
 /*
@@ -55,7 +48,7 @@ static int fill_regular(struct lfs *lfs, struct stack_obj *src,
 	bool meta = len == LFS_COPY_META;
 	int in, err;
 
-	in = proc_open(src->fd, O_RDONLY);
+	in = proc_fd_open(src->fd, O_RDONLY);
 	if (in < 0)
 		return -errno;
 	if (len < 0 || len > st->st_size)
@@ -137,7 +130,7 @@ static void link_name(int fd, int udir, const char *name)
 {
 	char p[32];
 
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	proc_fd_path(p, fd);
 	linkat(AT_FDCWD, p, udir, name, AT_SYMLINK_FOLLOW);
 }
 
@@ -210,7 +203,7 @@ static int copy_up_one(struct lfs *lfs, struct lfs_inode *ino, int udir,
 		lfs_nlink_set(lfs, fd, st.st_nlink);
 		ino->indexed = true;
 	} else if (reg) {
-		snprintf(p, sizeof(p), "/proc/self/fd/%d", out);
+		proc_fd_path(p, out);
 		if (udir >= 0 &&
 		    linkat(AT_FDCWD, p, udir, name, AT_SYMLINK_FOLLOW) < 0) {
 			err = -errno;
@@ -218,7 +211,7 @@ static int copy_up_one(struct lfs *lfs, struct lfs_inode *ino, int udir,
 		}
 		fd = udir >= 0 ? openat(udir, name,
 					O_PATH | O_NOFOLLOW | O_CLOEXEC) :
-				 proc_open(out, O_PATH);
+				 proc_fd_open(out, O_PATH);
 	} else {
 		if (renameat2(lfs->work_fd, tmp, udir, name,
 			      RENAME_NOREPLACE) < 0) {
@@ -236,7 +229,7 @@ static int copy_up_one(struct lfs *lfs, struct lfs_inode *ino, int udir,
 		/* best effort: the copy is in place whatever this says */
 		pts[0] = pst.st_atim;
 		pts[1] = pst.st_mtim;
-		snprintf(p, sizeof(p), "/proc/self/fd/%d", udir);
+		proc_fd_path(p, udir);
 		utimensat(AT_FDCWD, p, pts, 0);
 	}
 	if (len == LFS_COPY_META)
@@ -275,9 +268,9 @@ static int copy_up_data(struct lfs *lfs, struct lfs_inode *ino, off_t len)
 		err = low == -ENOENT ? -EIO : low;
 		goto out;
 	}
-	in = proc_open(low, O_RDONLY);
+	in = proc_fd_open(low, O_RDONLY);
 	lfs_real_put(ino, low);
-	out = proc_open(ino->upper, O_WRONLY);
+	out = proc_fd_open(ino->upper, O_WRONLY);
 	if (in < 0 || out < 0 || fstat(in, &st) < 0 || fstat(out, &ust) < 0) {
 		err = -errno;
 		goto out;

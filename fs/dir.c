@@ -23,6 +23,7 @@
 #include "copy.h"
 #include "layerfs.h"
 #include "log.h"
+#include "procfd.h"
 #include "xattr.h"
 
 /* What the upper directory holds under a name we are about to create. */
@@ -358,7 +359,7 @@ static int link_up(struct lfs *lfs, struct lfs_inode *dir, const char *name,
 		return 0;
 	if (errno != ENOENT)
 		return -errno;
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", lfs_upper_fd(ino));
+	proc_fd_path(p, lfs_upper_fd(ino));
 	if (linkat(AT_FDCWD, p, lfs_upper_fd(dir), name, AT_SYMLINK_FOLLOW))
 		return -errno;
 	index_count(lfs, ino, n);
@@ -396,7 +397,7 @@ void lfs_link(fuse_req_t req, fuse_ino_t ino_, fuse_ino_t newparent,
 	if (!err && slot == SLOT_BUSY)
 		err = -EEXIST;
 	if (!err) {
-		snprintf(p, sizeof(p), "/proc/self/fd/%d", lfs_upper_fd(ino));
+		proc_fd_path(p, lfs_upper_fd(ino));
 		lfs_tmpname(lfs, tmp);
 		if (slot == SLOT_WHITEOUT) {
 			if (linkat(AT_FDCWD, p, lfs->work_fd, tmp,

@@ -30,6 +30,7 @@
 
 #include "layerfs.h"
 #include "log.h"
+#include "procfd.h"
 
 #define DLINK_INODE(l) \
 	((struct lfs_inode *)((char *)(l) - offsetof(struct lfs_inode, dlink)))
@@ -126,15 +127,6 @@ static void data_evict(struct lfs *lfs, struct lfs_inode *keep)
 	}
 }
 
-static int open_real(int fd, int flags)
-{
-	char p[32];
-
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	fd = open(p, flags | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
-}
-
 /* Make FD, opened with RW on the upper copy or not, INO's data fd. */
 static void data_install(struct lfs *lfs, struct lfs_inode *ino, int fd,
 			 bool upper, bool rw)
@@ -185,7 +177,9 @@ static int data_get(struct lfs *lfs, struct lfs_inode *ino, bool write)
 		goto out;
 	}
 	real = upper >= 0 ? upper : lfs_lower_get(lfs, ino);
-	fd = real < 0 ? real : open_real(real, write ? O_RDWR : O_RDONLY);
+	fd = real < 0 ? real : proc_fd_open(real, write ? O_RDWR : O_RDONLY);
+	if (real >= 0 && fd < 0)
+		fd = -errno;
 	if (upper < 0)
 		lfs_real_put(ino, real);
 	/* An upper file we may only read (a running program, say) is fine. */

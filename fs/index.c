@@ -22,6 +22,7 @@
 
 #include "fh.h"
 #include "layerfs.h"
+#include "procfd.h"
 #include "xattr.h"
 
 int lfs_origin_encode(struct lfs *lfs, int layer, int fd, struct fh *out)
@@ -132,7 +133,7 @@ int lfs_index_publish(struct lfs *lfs, const struct stack_obj *lower,
 	if (err)
 		return err;
 	if (tmpfile) {
-		snprintf(p, sizeof(p), "/proc/self/fd/%d", dirfd);
+		proc_fd_path(p, dirfd);
 		if (linkat(AT_FDCWD, p, lfs->index_fd, name,
 			   AT_SYMLINK_FOLLOW) < 0)
 			return -errno;

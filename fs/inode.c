@@ -17,6 +17,7 @@
 
 #include "layerfs.h"
 #include "log.h"
+#include "procfd.h"
 
 struct lfs_inode *lfs_inode(struct lfs *lfs, fuse_ino_t ino)
 {
@@ -352,11 +353,6 @@ void lfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_attr(req, &st, lfs->timeout);
 }
 
-static void proc_path(char buf[32], int fd)
-{
-	snprintf(buf, 32, "/proc/self/fd/%d", fd);
-}
-
 /*
  * The kernel leaves dropping the setuid and setgid bits to us
  * (FUSE_CAP_HANDLE_KILLPRIV, which saves a GETATTR at every chown):
@@ -381,7 +377,7 @@ int lfs_kill_suid(fuse_req_t req, struct lfs_inode *ino, int fd)
 		kill |= S_ISGID;
 	if (!kill)
 		return 0;
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	proc_fd_path(p, fd);
 	if (fchmodat(AT_FDCWD, p, st.st_mode & 07777 & ~kill, 0) < 0)
 		return -errno;
 	if (lfs->se) /* its cached mode is stale */
@@ -410,7 +406,7 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino_, struct stat *attr,
 	if (err)
 		goto out;
 	fd = lfs_upper_fd(ino);
-	proc_path(p, fd);
+	proc_fd_path(p, fd);
 
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		if (fchmodat(AT_FDCWD, p, attr->st_mode & 07777, 0) < 0) {

@@ -24,6 +24,7 @@
 #include "layerfs.h"
 #include "log.h"
 #include "mounts.h"
+#include "procfd.h"
 #include "store.h"
 #include "walk.h"
 
@@ -355,7 +356,7 @@ static int prepare_work(struct lfs *lfs, struct layout *l)
 	if (geteuid() == 0 && !cfg->userxattr) {
 		char p[64];
 
-		snprintf(p, sizeof(p), "/proc/self/fd/%d", lfs->work_fd);
+		proc_fd_path(p, lfs->work_fd);
 		if (setxattr(p, "trusted.overlay.layerfs-probe", "", 0, 0) ==
 		    0) {
 			removexattr(p, "trusted.overlay.layerfs-probe");

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "metacopy.h"
+#include "procfd.h"
 #include "whiteout.h"
 
 /*
@@ -143,7 +144,6 @@ int metacopy_open(const int *roots, int nroots, const char *path,
 {
 	struct stack_obj data = *file;
 	struct stat st;
-	char p[32];
 	int fd, err;
 
 	if (wh_is_metacopy(file->fd)) {
@@ -151,8 +151,7 @@ int metacopy_open(const int *roots, int nroots, const char *path,
 		if (err)
 			return err;
 	}
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", data.fd);
-	fd = open(p, O_RDONLY | O_CLOEXEC);
+	fd = proc_fd_open(data.fd, O_RDONLY);
 	err = fd < 0 ? -errno : 0;
 	if (data.fd != file->fd)
 		close(data.fd);

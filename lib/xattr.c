@@ -11,14 +11,8 @@
 #include <string.h>
 #include <sys/xattr.h>
 
+#include "procfd.h"
 #include "xattr.h"
-
-#define PROC_FD_LEN 32
-
-static void proc_path(char buf[PROC_FD_LEN], int fd)
-{
-	snprintf(buf, PROC_FD_LEN, "/proc/self/fd/%d", fd);
-}
 
 static bool is_opath(int fd)
 {
@@ -35,7 +29,7 @@ ssize_t xat_get(int fd, const char *name, void *buf, size_t size)
 	if (!is_opath(fd)) {
 		n = fgetxattr(fd, name, buf, size);
 	} else {
-		proc_path(p, fd);
+		proc_fd_path(p, fd);
 		n = getxattr(p, name, buf, size);
 	}
 	return n < 0 ? -errno : n;
@@ -49,7 +43,7 @@ int xat_set(int fd, const char *name, const void *val, size_t len, int flags)
 	if (!is_opath(fd)) {
 		r = fsetxattr(fd, name, val, len, flags);
 	} else {
-		proc_path(p, fd);
+		proc_fd_path(p, fd);
 		r = setxattr(p, name, val, len, flags);
 	}
 	return r < 0 ? -errno : 0;
@@ -63,7 +57,7 @@ int xat_remove(int fd, const char *name)
 	if (!is_opath(fd)) {
 		r = fremovexattr(fd, name);
 	} else {
-		proc_path(p, fd);
+		proc_fd_path(p, fd);
 		r = removexattr(p, name);
 	}
 	return r < 0 ? -errno : 0;
@@ -77,7 +71,7 @@ static ssize_t xat_list_raw(int fd, char *buf, size_t size)
 	if (!is_opath(fd)) {
 		n = flistxattr(fd, buf, size);
 	} else {
-		proc_path(p, fd);
+		proc_fd_path(p, fd);
 		n = listxattr(p, buf, size);
 	}
 	return n < 0 ? -errno : n;

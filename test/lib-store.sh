@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2015 # "A && B || { report; }" is meant
 # Helpers of the layer-store tests (t4000, t4100), sourced after test-lib.sh.
 
 # fresh NAME: a new directory $TRASH/NAME as cwd, with its own store.

@@ -23,6 +23,7 @@
 #include "fh.h"
 #include "metacopy.h"
 #include "oci.h"
+#include "procfd.h"
 #include "stack.h"
 #include "table.h"
 #include "walk.h"
@@ -57,14 +58,6 @@ void changes_free(struct changes *c)
 		free(c->v[i].path);
 	free(c->v);
 	memset(c, 0, sizeof(*c));
-}
-
-static int proc_open(int fd)
-{
-	char p[32];
-
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	return open(p, O_RDONLY | O_CLOEXEC);
 }
 
 static int cmp_strp(const void *a, const void *b)
@@ -267,7 +260,7 @@ static int open_data(const struct view *v, const struct stack_set *dir,
 		if (err)
 			return err;
 	}
-	fd = proc_open(data.fd);
+	fd = proc_fd_open(data.fd, O_RDONLY);
 	err = fd < 0 ? -errno : fd;
 	if (data.fd != set->objs[0].fd)
 		close(data.fd);
